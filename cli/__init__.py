@@ -1,0 +1,1 @@
+"""The `splitsim` command line: parse, call the library, report."""
