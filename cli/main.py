@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-
 import click
 
+from cli.options import scenario_errors, set_option
 from sim import __version__
-from sim.scenario_files import ScenarioError, load_scenario, scenario_toml
+from sim.scenario_files import load_scenario, scenario_toml
 
 EXAMPLES = """
 \b
@@ -15,38 +14,6 @@ Examples:
   splitsim validate scenarios/baseline.toml
   splitsim validate scenarios/baseline.toml --set budget.monthly=30000
 """
-
-
-def set_option(func):
-    """`--set dotted.key=value`, repeatable; the value is parsed as TOML."""
-    return click.option(
-        "--set",
-        "overrides",
-        multiple=True,
-        metavar="KEY=VALUE",
-        help="Override a scenario key, e.g. --set economics.gross_margin=0.35 (repeatable; "
-        "the value is TOML: quote strings, [a, b] for lists).",
-    )(func)
-
-
-class InvalidInput(click.ClickException):
-    """Bad user input (scenario, paths, options): message without traceback, exit 2."""
-
-    exit_code = 2
-
-
-def scenario_errors(func):
-    """Report a ScenarioError as an InvalidInput (exit 2, no traceback)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except ScenarioError as err:
-            lines = "\n".join(f"  {line}" for line in err.problems)
-            raise InvalidInput(f"invalid scenario:\n{lines}") from None
-
-    return wrapper
 
 
 @click.group(

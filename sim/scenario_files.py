@@ -44,6 +44,9 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     for text in overrides:
         key, value = parse_override(text)
         set_dotted(raw, key, value)
+        # A table given whole replaces the file's keys below it, so they no longer name it.
+        for stale in [k for k in origin if k.startswith(f"{key}.")]:
+            del origin[stale]
         origin[key] = SET_SOURCE
     return validate(raw, origin, default_source=str(path))
 
@@ -86,25 +89,39 @@ def read_merged(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, dict[s
 SWITCH_KEYS = ("kind", "model")
 
 
-def deep_merge(base: dict, update: Mapping) -> dict:
+def deep_merge(base: dict, update: Mapping, _prefix: str = "") -> dict:
     """Merge ``update`` into ``base`` in place, tables recursively, other values replaced.
 
     A table that switches its ``kind`` or ``model`` (e.g. ``initial_base.kind = "none"``
     over a parent's warm-up) replaces the parent's table instead of merging with it,
-    because the other form's keys would not apply.
+    because the other form's keys would not apply. A parent that leaves ``kind`` or
+    ``model`` out has the schema's default form.
     """
     for key, value in update.items():
         if isinstance(value, Mapping) and isinstance(base.get(key), dict) and key != "sweep":
-            switched = any(
-                k in value and k in base[key] and value[k] != base[key][k] for k in SWITCH_KEYS
-            )
-            if switched:
+            if _switches_form(base[key], value, f"{_prefix}{key}"):
                 base[key] = copy.deepcopy(dict(value))
             else:
-                deep_merge(base[key], value)
+                deep_merge(base[key], value, f"{_prefix}{key}.")
         else:
             base[key] = copy.deepcopy(value)
     return base
+
+
+def _switches_form(old: Mapping, new: Mapping, key: str) -> bool:
+    for switch in SWITCH_KEYS:
+        if switch not in new:
+            continue
+        if switch in old:
+            before = old[switch]
+        else:
+            field = _field_for(f"{key}.{switch}")
+            if field is None:
+                continue
+            before = field.default
+        if new[switch] != before:
+            return True
+    return False
 
 
 def dotted_keys(table: Mapping, prefix: str = "") -> list[str]:

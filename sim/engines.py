@@ -1,0 +1,61 @@
+"""The engines behind one interface: a cell of splits x replicates in, arrays out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from sim import simpy_engine
+from sim.outcome import VARIABLES, Outcome
+from sim.scenario import Scenario
+from sim.streams import ReplicateSeeds
+
+ENGINES = ("simpy", "fast")
+
+
+def resolve_engine(option: str | None, scenario: Scenario, command_default: str) -> str:
+    """The engine to use: the CLI option, else the scenario's `run.engine`, else the default."""
+    return option or scenario.run.engine or command_default
+
+
+def simulate_cell(
+    scenario: Scenario,
+    splits: Sequence[float],
+    replicates: Sequence[int],
+    root_seed: int,
+    engine: str,
+) -> dict[str, np.ndarray]:
+    """Simulate every split for each replicate; the warm-up runs once per replicate.
+
+    Replicate k's streams come from (root_seed, k) alone, so the result does not depend
+    on which other replicates or splits are in the cell.
+
+    Returns
+    -------
+    dict name -> array with dims (split, replicate, ...) for each of
+    :data:`sim.outcome.VARIABLES` ("month": (..., month); "cohort_month": (..., cohort,
+    month); "replicate": no trailing dims).
+    """
+    if engine == "simpy":
+        outcomes = []
+        for k in replicates:
+            seeds = ReplicateSeeds(root_seed, k)
+            base = simpy_engine.initial_base(scenario, seeds)
+            outcomes.append([simpy_engine.simulate(scenario, s, seeds, base) for s in splits])
+        return stack(outcomes)
+    if engine == "fast":
+        from sim import fast_engine
+
+        return fast_engine.simulate_cell(scenario, splits, replicates, root_seed)
+    raise ValueError(f"unknown engine {engine!r}; options are {list(ENGINES)}")
+
+
+def stack(outcomes: list[list[Outcome]]) -> dict[str, np.ndarray]:
+    """Stack outcomes[replicate][split] into arrays with dims (split, replicate, ...)."""
+    return {
+        name: np.stack([np.stack([o[name] for o in row]) for row in outcomes], axis=1).astype(
+            var.dtype
+        )
+        for name, var in VARIABLES.items()
+    }

@@ -1,0 +1,357 @@
+"""The reference engine: every customer is a SimPy process.
+
+A monthly process takes the budget decision at each month start, reads what couples
+customers (targeted base, order counts, the share of the market acquired, seasonality)
+and holds it for the month. Each customer keeps three exponential clocks (next repeat
+order, dropout, next referral); rates change only at month boundaries, where every
+customer redraws its clocks, which memorylessness makes exact.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import simpy
+
+from sim.economics import customer_equity, monthly_discount_factor, npv
+from sim.outcome import Outcome
+from sim.population import CustomerBase, draw_traits, fresh_base
+from sim.response import (
+    calendar_month,
+    paid_arrival_mean,
+    referral_multiplier,
+    retention_effects,
+    spend_per_customer,
+)
+from sim.scenario import Scenario
+from sim.strategy import monthly_budget, split_budget
+from sim.streams import MAIN, WARMUP, ReplicateSeeds
+
+SOURCES = ("paid", "organic", "referral")
+INF = math.inf
+
+
+class Shop:
+    """State of one simulated shop: its customers, the month's conditions, the books."""
+
+    def __init__(self, env, scenario: Scenario, rngs, first_month, months, retention_share, base):
+        self.env = env
+        self.scenario = scenario
+        self.rngs = rngs
+        self.first_month = first_month
+        self.months = months
+        self.retention_share = retention_share
+        c = scenario.customers
+        value = c.order_value
+        self.lognormal = value.model == "lognormal"
+        if self.lognormal:
+            sigma2 = math.log1p(value.cv**2)
+            self.log_sigma = math.sqrt(sigma2)
+            self.log_mu = math.log(value.mean) - sigma2 / 2.0
+        self.repeat_factor = 1.0 + value.repeat_premium
+        self.p_fail = c.service.failure_probability
+        self.p_leave = c.service.leave_probability
+        self.acq = scenario.acquisition
+
+        n0 = base.size
+        cap = max(1024, 2 * n0)
+        self.n = n0
+        self.purchase_rate = np.zeros(cap)
+        self.churn_hazard = np.zeros(cap)
+        self.spend_scale = np.zeros(cap)
+        self.orders = np.zeros(cap, np.int64)
+        self.last_order = np.full(cap, -INF)
+        self.alive = np.zeros(cap, bool)
+        self.cohort = np.full(cap, -1, np.int64)  # arrival month index; -1 for the base
+        self.revenue = np.zeros(cap)  # revenue in the recorded months, per customer
+        self.purchase_rate[:n0] = base.purchase_rate
+        self.churn_hazard[:n0] = base.churn_hazard
+        self.spend_scale[:n0] = base.spend_scale
+        self.orders[:n0] = base.orders
+        self.last_order[:n0] = base.last_order
+        self.alive[:n0] = base.alive
+        self.acquired = base.acquired
+
+        self.rec = Outcome.empty(months).arrays
+        self.next_month = env.event()
+
+    # -- the month's conditions ------------------------------------------------------
+    def start_month(self, m: int) -> None:
+        """Take month m's budget decision and fix every rate for the month."""
+        s = self.scenario
+        i = m - self.first_month
+        self.month, self.index = m, i
+        self.month_end = float(m + 1)
+        budget, share = monthly_budget(s, m, self.retention_share)
+        acquisition_budget, retention_budget = split_budget(budget, share)
+        n = self.n
+        targeted = int(np.count_nonzero(self.last_order[:n] >= m - s.retention.target_recency))
+        c = spend_per_customer(retention_budget, targeted, s.retention.max_spend_per_customer)
+        effects = retention_effects(c, s.retention)
+        cal = calendar_month(s.start_month, m) - 1
+        season = s.customers.seasonality
+        self.order_rate_factor = effects.purchase_multiplier * season.order_rate[cal]
+        self.hazard_factor = effects.hazard_multiplier
+        self.first_value_factor = season.first_order_value[cal]
+        self.repeat_value_factor = self.repeat_factor * season.repeat_order_value[cal]
+        self.effects = effects
+        market = self.acq.market_size
+        self.market_acquired = min(1.0, self.acquired / market) if market else 0.0
+        room = 1.0 - self.market_acquired
+        self.referral_rate = (
+            self.acq.referral_rate
+            * room
+            * referral_multiplier(self.orders[:n], self.acq.loyalty_boost, self.acq.loyalty_orders)
+        )
+        r = self.rec
+        r["targeted"][i] = targeted
+        r["spend_per_customer"][i] = c
+        r["acquisition_spend"][i] = acquisition_budget
+        r["retention_spend"][i] = c * targeted
+        r["retention_unspent"][i] = retention_budget - c * targeted
+        paid_mean = paid_arrival_mean(
+            acquisition_budget, self.acq.ceiling, self.acq.cac0, self.market_acquired
+        )
+        for source, mean in (("paid", paid_mean), ("organic", self.acq.organic_rate * room)):
+            rng = self.rngs[f"{source}_times"]
+            count = rng.poisson(mean)
+            times = m + np.sort(rng.random(count))
+            self.env.process(arrivals(self.env, self, times, source))
+
+    def end_month(self) -> None:
+        """Record month-end stocks and the month's profit."""
+        i = self.index
+        r = self.rec
+        alive = self.alive[: self.n]
+        r["alive"][i] = np.count_nonzero(alive)
+        r["cohort_alive"][:, i] = np.bincount(
+            self.cohort[: self.n][alive] + 1, minlength=self.months + 1
+        )[: self.months + 1]
+        revenue = r["first_revenue"][i] + r["repeat_revenue"][i]
+        r["contribution"][i] = self.scenario.economics.gross_margin * revenue
+        r["profit"][i] = r["contribution"][i] - r["acquisition_spend"][i] - r["retention_spend"][i]
+
+    def rates(self, k: int) -> tuple[float, float, float]:
+        """Customer k's effective (purchase, churn, referral) rates this month, per month."""
+        referral = self.referral_rate[k] if self.cohort[k] < self.index else 0.0
+        return (
+            self.purchase_rate[k] * self.order_rate_factor,
+            self.churn_hazard[k] * self.hazard_factor,
+            referral,
+        )
+
+    # -- customers' events -------------------------------------------------------------
+    def add_customer(self, source: str) -> int:
+        """A new customer arrives now: draw traits in arrival order; return its index."""
+        if self.n == len(self.purchase_rate):
+            self._grow()
+        k = self.n
+        self.n += 1
+        lam, mu, nu = draw_traits(self.rngs[f"{source}_traits"], self.scenario.customers)
+        self.purchase_rate[k], self.churn_hazard[k], self.spend_scale[k] = lam, mu, nu
+        self.alive[k] = True
+        self.cohort[k] = self.index
+        self.acquired += 1
+        self.rec[f"new_{source}"][self.index] += 1
+        return k
+
+    def place_order(self, k: int, first: bool) -> bool:
+        """Customer k orders now; return False if a failure made it leave."""
+        rng = self.rngs["orders"]
+        if self.lognormal:
+            value = rng.lognormal(self.log_mu, self.log_sigma)
+        else:
+            value = rng.gamma(self.scenario.customers.order_value.p, 1.0 / self.spend_scale[k])
+        value *= self.first_value_factor if first else self.repeat_value_factor
+        self.orders[k] += 1
+        self.last_order[k] = self.env.now
+        i = self.index
+        kind = "first" if first else "repeat"
+        self.rec[f"{kind}_orders"][i] += 1
+        self.rec[f"{kind}_revenue"][i] += value
+        self.revenue[k] += value
+        if self.p_fail > 0.0 and rng.random() < self.p_fail:
+            self.rec["failed_orders"][i] += 1
+            if rng.random() < self.p_leave:
+                self.leave(k, "failure")
+                return False
+        return True
+
+    def leave(self, k: int, cause: str) -> None:
+        """Customer k is lost, by natural dropout or after a service failure."""
+        self.alive[k] = False
+        self.rec[f"churned_{cause}"][self.index] += 1
+
+    def _grow(self) -> None:
+        for name in (
+            "purchase_rate",
+            "churn_hazard",
+            "spend_scale",
+            "orders",
+            "last_order",
+            "alive",
+            "cohort",
+            "revenue",
+        ):
+            old = getattr(self, name)
+            fill = {"last_order": -INF, "cohort": -1}.get(name, 0)
+            new = np.full(2 * len(old), fill, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+
+
+def arrivals(env, shop: Shop, times: np.ndarray, source: str):
+    """Bring in one month's paid or organic customers at the given times."""
+    for t in times:
+        yield env.timeout(t - env.now)
+        k = shop.add_customer(source)
+        env.process(customer(env, shop, k, first_order=True))
+
+
+def customer(env, shop: Shop, k: int, first_order: bool):
+    """Live as customer k: first order on arrival, then repeat orders, referrals, dropout."""
+    if first_order and not shop.place_order(k, first=True):
+        return
+    order_rng, churn_rng, referral_rng = (
+        shop.rngs["orders"],
+        shop.rngs["churn"],
+        shop.rngs["referral_times"],
+    )
+    while True:
+        purchase, hazard, referral = shop.rates(k)
+        now = env.now
+        t_order = now + order_rng.exponential(1.0 / purchase) if purchase > 0 else INF
+        t_churn = now + churn_rng.exponential(1.0 / hazard) if hazard > 0 else INF
+        t_refer = now + referral_rng.exponential(1.0 / referral) if referral > 0 else INF
+        while True:
+            t_next = min(t_order, t_churn, t_refer)
+            if t_next >= shop.month_end:
+                yield shop.next_month  # rates change: redraw every clock
+                break
+            yield env.timeout(t_next - env.now)
+            if t_next == t_churn:
+                shop.leave(k, "natural")
+                return
+            if t_next == t_order:
+                if not shop.place_order(k, first=False):
+                    return
+                t_order = env.now + order_rng.exponential(1.0 / purchase)
+            else:
+                new = shop.add_customer("referral")
+                env.process(customer(env, shop, new, first_order=True))
+                t_refer = env.now + referral_rng.exponential(1.0 / referral)
+
+
+def calendar(env, shop: Shop):
+    """Run the months: decide the budget at each month start, book it at each end."""
+    for m in range(shop.first_month, shop.first_month + shop.months):
+        if m > shop.first_month:
+            shop.end_month()
+        shop.start_month(m)
+        waiting, shop.next_month = shop.next_month, env.event()
+        waiting.succeed()
+        yield env.timeout(1.0)
+
+
+def run_shop(scenario, rngs, first_month, months, retention_share, base) -> Shop:
+    """Simulate ``months`` months from ``first_month`` on, starting from ``base``."""
+    env = simpy.Environment(initial_time=float(first_month))
+    shop = Shop(env, scenario, rngs, first_month, months, retention_share, base)
+    env.process(calendar(env, shop))  # first, so month 0's conditions exist before anyone acts
+    for k in np.flatnonzero(base.alive):
+        env.process(customer(env, shop, int(k), first_order=False))
+    env.run(until=float(first_month + months))
+    shop.end_month()  # the run stops before events at its end time: book the last month here
+    return shop
+
+
+def initial_base(scenario: Scenario, seeds: ReplicateSeeds) -> CustomerBase:
+    """The customers at time 0: none, a fresh draw, or the survivors of a warm-up."""
+    base = scenario.initial_base
+    if base.kind == "none":
+        return CustomerBase.empty()
+    if base.kind == "fresh":
+        return fresh_base(seeds.generators(WARMUP)["base_traits"], scenario.customers, base.count)
+    shop = run_shop(
+        scenario,
+        seeds.generators(WARMUP),
+        -base.months,
+        base.months,
+        base.retention_share,
+        CustomerBase.empty(),
+    )
+    n = shop.n
+    return CustomerBase(
+        purchase_rate=shop.purchase_rate[:n].copy(),
+        churn_hazard=shop.churn_hazard[:n].copy(),
+        spend_scale=shop.spend_scale[:n].copy(),
+        orders=shop.orders[:n].copy(),
+        last_order=shop.last_order[:n].copy(),
+        alive=shop.alive[:n].copy(),
+        acquired=shop.acquired,
+    )
+
+
+def simulate(
+    scenario: Scenario, retention_share: float, seeds: ReplicateSeeds, base: CustomerBase
+) -> Outcome:
+    """One replicate of the horizon at one split, from a given base (see :func:`initial_base`)."""
+    shop = run_shop(
+        scenario, seeds.generators(MAIN), 0, scenario.horizon_months, retention_share, base
+    )
+    return finish(scenario, shop)
+
+
+def finish(scenario: Scenario, shop: Shop) -> Outcome:
+    """Add the per-replicate measures: NPV, terminal customer equity, facts measures."""
+    r = shop.rec
+    econ = scenario.economics
+    n = shop.n
+    alive = shop.alive[:n]
+    horizon = scenario.horizon_months
+    season = scenario.customers.seasonality
+    rate_mean = float(np.mean(season.order_rate))
+    value_mean = (
+        float(np.dot(season.order_rate, season.repeat_order_value)) / (12 * rate_mean)
+        if rate_mean > 0
+        else 1.0
+    )
+    value = scenario.customers.order_value
+    if value.model == "lognormal":
+        mean_spend = value.mean
+    else:
+        mean_spend = value.p / shop.spend_scale[:n][alive]
+    effects = shop.effects
+    ce = customer_equity(
+        purchase_rate=shop.purchase_rate[:n][alive] * effects.purchase_multiplier * rate_mean,
+        churn_hazard=shop.churn_hazard[:n][alive] * effects.hazard_multiplier,
+        repeat_value=mean_spend * shop.repeat_factor * value_mean,
+        gross_margin=econ.gross_margin,
+        retention_cost=effects.spend_per_customer,
+        leave_rate_per_order=shop.p_fail * shop.p_leave,
+        discount_rate=econ.discount_rate,
+    )
+    measures = replicate_measures(r, shop.revenue[:n], ce, econ.discount_rate, horizon)
+    r.update(measures)
+    return Outcome(r)
+
+
+def replicate_measures(rec, customer_revenue, customer_equities, discount_rate, horizon) -> dict:
+    """Per-replicate values from the monthly record and per-customer figures."""
+    value_npv = npv(rec["profit"], discount_rate)
+    equity = float(np.sum(customer_equities)) * monthly_discount_factor(discount_rate) ** horizon
+    served = customer_revenue[customer_revenue > 0]
+    total = float(served.sum())
+    top = np.sort(served)[::-1][: math.ceil(0.2 * len(served))]
+    revenue = rec["first_revenue"].sum() + rec["repeat_revenue"].sum()
+    return {
+        "npv": np.float64(value_npv),
+        "customer_equity": np.float64(equity),
+        "decision_metric": np.float64(value_npv + equity),
+        "customers_served": np.int32(len(served)),
+        "top20_revenue_share": np.float64(top.sum() / total if total > 0 else np.nan),
+        "repeat_revenue_share": np.float64(
+            rec["repeat_revenue"].sum() / revenue if revenue > 0 else np.nan
+        ),
+    }

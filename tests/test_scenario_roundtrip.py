@@ -1,0 +1,192 @@
+"""Property: any valid scenario survives a TOML round trip unchanged.
+
+The resolved scenario is stored as TOML text in every result file's attrs and read back
+on reload, so ``scenario_from_toml(scenario_toml(s)) == s`` must hold for every form the
+schema allows, not only the shipped scenarios.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.scenario import Scenario
+from sim.scenario_files import scenario_from_toml, scenario_hash, scenario_toml
+
+BIG = 1e9
+
+
+def floats(min_value=0.0, max_value=BIG, **kwargs):
+    return st.floats(
+        min_value=min_value, max_value=max_value, allow_nan=False, allow_infinity=False, **kwargs
+    )
+
+
+money = floats()
+non_negative = floats()
+positive = floats(exclude_min=True)
+share = floats(max_value=1.0)
+multipliers12 = st.lists(floats(max_value=10.0), min_size=12, max_size=12)
+
+
+def optional(strategy):
+    """A value, or None meaning 'leave the key out' (the schema default applies)."""
+    return st.none() | strategy
+
+
+@st.composite
+def gamma_rates(draw):
+    if draw(st.booleans()):
+        return {"fixed": draw(non_negative)}
+    return {"shape": draw(positive), "rate": draw(positive)}
+
+
+@st.composite
+def order_values(draw):
+    if draw(st.booleans()):
+        table = {"model": "lognormal", "mean": draw(positive), "cv": draw(positive)}
+    else:
+        table = {
+            "model": "gamma_gamma",
+            "p": draw(positive),
+            "q": draw(floats(min_value=1.0, exclude_min=True)),
+            "v": draw(positive),
+        }
+    table["repeat_premium"] = draw(non_negative)
+    return table
+
+
+@st.composite
+def initial_bases(draw):
+    kind = draw(st.sampled_from(["none", "fresh", "warmup"]))
+    if kind == "fresh":
+        return {"kind": kind, "count": draw(st.integers(0, 10**7))}
+    if kind == "warmup":
+        return {
+            "kind": kind,
+            "months": draw(st.integers(1, 600)),
+            "budget": draw(money),
+            "retention_share": draw(share),
+        }
+    return {"kind": kind}
+
+
+@st.composite
+def split_grids(draw):
+    if draw(st.booleans()):
+        return draw(st.lists(share, min_size=1, max_size=8, unique=True))
+    start, stop = sorted([draw(share), draw(share)])
+    return {"start": start, "stop": stop, "step": draw(floats(max_value=1.0, exclude_min=True))}
+
+
+# Keys that every generated scenario accepts whatever its forms, with valid values.
+SWEEPABLE = {
+    "budget.monthly": money,
+    "acquisition.cac0": positive,
+    "acquisition.market_size": positive,
+    "economics.gross_margin": share,
+    "customers.service.failure_probability": share,
+    "retention.care_max": floats(max_value=1.0, exclude_max=True),
+    "horizon_months": st.integers(1, 600),
+    "strategy.kind": st.just("constant"),
+}
+
+
+@st.composite
+def sweeps(draw):
+    keys = draw(st.lists(st.sampled_from(sorted(SWEEPABLE)), max_size=3, unique=True))
+    return {
+        key: draw(st.lists(SWEEPABLE[key], min_size=1, max_size=4, unique=True)) for key in keys
+    }
+
+
+def drop_none(table: dict) -> dict:
+    return {k: v for k, v in table.items() if v is not None}
+
+
+@st.composite
+def scenarios(draw) -> Scenario:
+    raw = {
+        "name": draw(st.text(min_size=1, max_size=20)),
+        "description": draw(optional(st.text(max_size=40))),
+        "horizon_months": draw(optional(st.integers(1, 600))),
+        "start_month": draw(optional(st.integers(1, 12))),
+        "budget": {"monthly": draw(money)},
+        "strategy": draw(optional(st.fixed_dictionaries({"retention_share": share}))),
+        "acquisition": drop_none(
+            {
+                "ceiling": draw(positive),
+                "cac0": draw(positive),
+                "organic_rate": draw(optional(non_negative)),
+                "market_size": draw(optional(positive)),
+                "referral_rate": draw(optional(non_negative)),
+                "loyalty_boost": draw(optional(non_negative)),
+                "loyalty_orders": draw(optional(st.integers(1, 1000))),
+            }
+        ),
+        "customers": drop_none(
+            {
+                "purchase_rate": draw(gamma_rates()),
+                "churn_hazard": draw(gamma_rates()),
+                "order_value": draw(order_values()),
+                "seasonality": draw(
+                    optional(
+                        st.fixed_dictionaries(
+                            {},
+                            optional={
+                                "order_rate": multipliers12,
+                                "first_order_value": multipliers12,
+                                "repeat_order_value": multipliers12,
+                            },
+                        )
+                    )
+                ),
+                "service": draw(
+                    optional(
+                        st.fixed_dictionaries(
+                            {"failure_probability": share, "leave_probability": share}
+                        )
+                    )
+                ),
+            }
+        ),
+        "retention": drop_none(
+            {
+                "max_spend_per_customer": draw(money),
+                "target_recency": draw(optional(positive)),
+                "uplift_max": draw(optional(non_negative)),
+                "uplift_scale": draw(optional(positive)),
+                "care_max": draw(optional(floats(max_value=1.0, exclude_max=True))),
+                "care_scale": draw(optional(positive)),
+                "fatigue_threshold": draw(optional(positive)),
+                "fatigue_slope": draw(optional(non_negative)),
+            }
+        ),
+        "economics": {"gross_margin": draw(share), "discount_rate": draw(positive)},
+        "initial_base": draw(optional(initial_bases())),
+        "run": draw(
+            optional(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "replicates": st.integers(1, 10**6),
+                        "seed": st.integers(0, 2**63 - 1),
+                        "splits": split_grids(),
+                        "engine": st.sampled_from(["simpy", "fast"]),
+                    },
+                )
+            )
+        ),
+        "sweep": draw(optional(sweeps())),
+    }
+    return Scenario.model_validate(drop_none(raw))
+
+
+@settings(max_examples=100, deadline=None)
+@given(scenarios())
+def test_scenario_survives_a_toml_round_trip(scenario):
+    text = scenario_toml(scenario)
+    again = scenario_from_toml(text)
+    assert again == scenario
+    assert scenario_toml(again) == text
+    assert scenario_hash(again) == scenario_hash(scenario)
