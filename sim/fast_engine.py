@@ -1,0 +1,411 @@
+"""The fast engine: the SimPy engine's stochastic process, compiled per customer with numba.
+
+Why it is exact (not an approximation)
+--------------------------------------
+Every rate is constant within a month, and everything that couples customers
+(targeted base, order counts for referrals, the share of the market acquired,
+seasonality) is read at the month start and held for the month (DESIGN.md). So within
+a month customers are independent given the month-start state, and each one can be
+simulated on its own from the month start (or its arrival) to the month end, in any
+order, with the same competing exponential clocks as the SimPy agent: next repeat
+order, dropout, next referral.
+
+The SimPy agent redraws its clocks at every month boundary. Here each clock is kept as
+a unit-rate exponential "budget" of integrated hazard (a time change): a clock of rate
+q fires after budget / q months; at a boundary the unused budget carries over and is
+divided by the new month's rate. By memorylessness the unused part of an Exp(1) budget
+is again Exp(1) and independent of the past, so this is the same process in
+distribution as redrawing, and costs no random draw per customer-month. Every event
+(order, order value, service failure, leaving, referral, dropout) is drawn exactly as
+the SimPy agent draws it.
+
+Referred customers arrive at the times their referrers' clocks fire; their traits are
+drawn in arrival order (sorted by time), like paid and organic arrivals, so the i-th
+customer of each source has the same traits at every split (common random numbers).
+New customers of a month do not refer until the next month, so no arrival in a month
+depends on another arrival of the same month.
+
+Nothing in the model is left to the SimPy engine: this engine handles every scenario.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numba import njit
+
+from sim.engines import stack
+from sim.measures import finish_outcome, terminal_equity
+from sim.outcome import VARIABLES, Outcome
+from sim.population import CustomerBase, fresh_base
+from sim.response import paid_arrival_mean, retention_effects
+from sim.scenario import Scenario
+from sim.strategy import monthly_budget
+from sim.streams import MAIN, WARMUP, ReplicateSeeds
+
+INT_VARS = (
+    "new_paid",
+    "new_organic",
+    "new_referral",
+    "alive",
+    "targeted",
+    "churned_natural",
+    "churned_failure",
+    "first_orders",
+    "repeat_orders",
+    "failed_orders",
+)
+FLOAT_VARS = (
+    "first_revenue",
+    "repeat_revenue",
+    "acquisition_spend",
+    "retention_spend",
+    "retention_unspent",
+    "spend_per_customer",
+    "contribution",
+    "profit",
+)
+(NEW_PAID, NEW_ORGANIC, NEW_REFERRAL, ALIVE, TARGETED, CHURN_NAT, CHURN_FAIL, FIRST_N, REPEAT_N,
+ FAILED_N) = range(len(INT_VARS))  # fmt: skip
+(FIRST_REV, REPEAT_REV, ACQ_SPEND, RET_SPEND, RET_UNSPENT, SPEND_PC, CONTRIB, PROFIT) = range(
+    len(FLOAT_VARS)
+)
+
+# positions in the parameter vector handed to the compiled loop
+P_NAMES = (
+    "recency", "c_max", "u_max", "c_u", "v_max", "c_v", "c_f", "k_f",
+    "ceiling", "cac0", "organic", "market", "rho", "boost", "loyalty_k",
+    "lam_fixed", "lam_shape", "lam_rate", "mu_fixed", "mu_shape", "mu_rate",
+    "lognormal", "log_mu", "log_sigma", "gg_p", "gg_q", "gg_v",
+    "repeat_factor", "p_fail", "p_leave", "margin", "start_month",
+)  # fmt: skip
+P = {name: i for i, name in enumerate(P_NAMES)}
+CAPACITY_EXCEEDED = -1
+
+
+def parameters(scenario: Scenario) -> np.ndarray:
+    """The scenario's numbers as the compiled loop's parameter vector."""
+    s = scenario
+    r, a, c = s.retention, s.acquisition, s.customers
+    v = c.order_value
+    lognormal = v.model == "lognormal"
+    sigma2 = math.log1p(v.cv**2) if lognormal else 0.0
+
+    def rate(g):
+        return (1.0, g.fixed, 1.0, 1.0) if g.fixed is not None else (0.0, 0.0, g.shape, g.rate)
+
+    lam, mu = rate(c.purchase_rate), rate(c.churn_hazard)
+    values = dict(
+        recency=r.target_recency, c_max=r.max_spend_per_customer, u_max=r.uplift_max,
+        c_u=r.uplift_scale, v_max=r.care_max, c_v=r.care_scale, c_f=r.fatigue_threshold,
+        k_f=r.fatigue_slope, ceiling=a.ceiling, cac0=a.cac0, organic=a.organic_rate,
+        market=a.market_size or 0.0, rho=a.referral_rate, boost=a.loyalty_boost,
+        loyalty_k=float(a.loyalty_orders),
+        lam_fixed=lam[0], lam_shape=lam[2], lam_rate=lam[3],
+        mu_fixed=mu[0], mu_shape=mu[2], mu_rate=mu[3],
+        lognormal=float(lognormal),
+        log_mu=math.log(v.mean) - sigma2 / 2.0 if lognormal else 0.0,
+        log_sigma=math.sqrt(sigma2), gg_p=v.p or 0.0, gg_q=v.q or 0.0, gg_v=v.v or 0.0,
+        repeat_factor=1.0 + v.repeat_premium, p_fail=c.service.failure_probability,
+        p_leave=c.service.leave_probability, margin=s.economics.gross_margin,
+        start_month=float(s.start_month),
+    )  # fmt: skip
+    if lam[0]:
+        values["lam_shape"] = lam[1]  # fixed rate carried in the shape slot
+    if mu[0]:
+        values["mu_shape"] = mu[1]
+    return np.array([values[name] for name in P_NAMES])
+
+
+# rows of the per-customer state arrays (customers along the second axis)
+LAM, MU, NU, LAST_ORDER, REVENUE, CLOCK_O, CLOCK_C, CLOCK_R = range(8)  # float state
+ORDERS, COHORT, ALIVE_FLAG = range(3)  # integer state
+
+
+@njit(cache=True, inline="always")
+def _draw_rate(g, fixed, shape, rate):
+    if fixed > 0.5:
+        return shape
+    return g.gamma(shape, 1.0 / rate)
+
+
+@njit(cache=True, inline="always")
+def _order(k, t, first, factor, j, g, par, fs, ist, rec_i, rec_f):
+    """Customer k orders at time t; return False if a service failure made it leave."""
+    if par[21] > 0.5:
+        value = g.lognormal(par[22], par[23])
+    else:
+        value = g.gamma(par[24], 1.0 / fs[NU, k])
+    value *= factor
+    ist[ORDERS, k] += 1
+    fs[LAST_ORDER, k] = t
+    fs[REVENUE, k] += value
+    if first:
+        rec_i[FIRST_N, j] += 1
+        rec_f[FIRST_REV, j] += value
+    else:
+        rec_i[REPEAT_N, j] += 1
+        rec_f[REPEAT_REV, j] += value
+    if par[28] > 0.0 and g.random() < par[28]:
+        rec_i[FAILED_N, j] += 1
+        if g.random() < par[29]:
+            rec_i[CHURN_FAIL, j] += 1
+            ist[ALIVE_FLAG, k] = 0
+            return False
+    return True
+
+
+@njit(cache=True, inline="always")
+def _live_month(k, start, end, lam_e, mu_e, rho, j, repeat_value, g_orders, g_ref, par, fs, ist,
+                rec_i, rec_f, ref_times, nref):  # fmt: skip
+    """Customer k lives from ``start`` to ``end`` at constant rates; return referral count.
+
+    The clocks hold unit-rate exponential budgets: a clock of rate q fires after
+    budget / q; what is left at the month end carries over (see the module docstring).
+    Returns -1 when the referral buffer is full.
+    """
+    now = start
+    while True:
+        d_o = fs[CLOCK_O, k] / lam_e if lam_e > 0.0 else np.inf
+        d_c = fs[CLOCK_C, k] / mu_e if mu_e > 0.0 else np.inf
+        d_r = fs[CLOCK_R, k] / rho if rho > 0.0 else np.inf
+        dt = min(d_o, d_c, d_r)
+        if now + dt >= end:
+            dt = end - now
+        fs[CLOCK_O, k] = max(0.0, fs[CLOCK_O, k] - lam_e * dt)
+        fs[CLOCK_C, k] = max(0.0, fs[CLOCK_C, k] - mu_e * dt)
+        fs[CLOCK_R, k] = max(0.0, fs[CLOCK_R, k] - rho * dt)
+        if dt == end - now:
+            return nref
+        now += dt
+        if dt == d_c:
+            ist[ALIVE_FLAG, k] = 0
+            rec_i[CHURN_NAT, j] += 1
+            return nref
+        if dt == d_o:
+            if not _order(k, now, False, repeat_value, j, g_orders, par, fs, ist, rec_i, rec_f):
+                return nref
+            fs[CLOCK_O, k] = g_orders.exponential(1.0)
+        else:
+            if nref == len(ref_times):
+                return -1
+            ref_times[nref] = now
+            nref += 1
+            fs[CLOCK_R, k] = g_ref.exponential(1.0)
+
+
+@njit(cache=True)
+def _arrivals(times, source_var, g_traits, j, m, first_value, repeat_value, lam_f, mu_f, n,
+              g_orders, g_churn, g_ref, par, fs, ist, rec_i, rec_f, ref_times):  # fmt: skip
+    """Bring in one source's arrivals of month j (sorted times); return the new n or -1."""
+    for t in times:
+        if n == fs.shape[1]:
+            return -1
+        k = n
+        n += 1
+        # traits in the SimPy order: purchase rate, churn hazard, spend scale
+        fs[LAM, k] = _draw_rate(g_traits, par[15], par[16], par[17])
+        fs[MU, k] = _draw_rate(g_traits, par[18], par[19], par[20])
+        fs[NU, k] = g_traits.gamma(par[25], 1.0 / par[26]) if par[21] < 0.5 else np.nan
+        ist[ALIVE_FLAG, k] = 1
+        ist[COHORT, k] = j
+        rec_i[source_var, j] += 1
+        if not _order(k, t, True, first_value, j, g_orders, par, fs, ist, rec_i, rec_f):
+            continue
+        fs[CLOCK_O, k] = g_orders.exponential(1.0)
+        fs[CLOCK_C, k] = g_churn.exponential(1.0)
+        fs[CLOCK_R, k] = g_ref.exponential(1.0)
+        # arrivals refer from the next month on
+        _live_month(k, t, m + 1.0, fs[LAM, k] * lam_f, fs[MU, k] * mu_f, 0.0, j, repeat_value,
+                    g_orders, g_ref, par, fs, ist, rec_i, rec_f, ref_times, 0)  # fmt: skip
+    return n
+
+
+@njit(cache=True)
+def _run_months(first_month, budgets, shares, par, season_rate, season_first, season_repeat,
+                fs, ist, n, acquired, g_paid_t, g_paid_tr, g_org_t, g_org_tr, g_ref_t, g_ref_tr,
+                g_orders, g_churn, rec_i, rec_f, cohort_alive, ref_times):  # fmt: skip
+    """Simulate len(budgets) months from ``first_month``; return (n, acquired) or (-1, 0)."""
+    months = len(budgets)
+    for j in range(months):
+        m = first_month + j
+        # month start: read and hold everything that couples customers
+        oldest = m - par[0]
+        targeted = 0
+        for k in range(n):
+            if fs[LAST_ORDER, k] >= oldest:
+                targeted += 1
+        acquisition = (1.0 - shares[j]) * budgets[j]
+        retention = shares[j] * budgets[j]
+        c = min(retention / targeted, par[1]) if targeted > 0 else 0.0
+        uplift = 1.0 + par[2] * -math.expm1(-c / par[3])
+        care = 1.0 - par[4] * -math.expm1(-c / par[5])
+        fatigue = 1.0 + par[7] * max(0.0, c - par[6]) / par[6]
+        cal = (int(par[31]) - 1 + m) % 12
+        lam_f = uplift * season_rate[cal]
+        mu_f = care * fatigue
+        first_value = season_first[cal]
+        repeat_value = par[27] * season_repeat[cal]
+        market_acquired = min(1.0, acquired / par[11]) if par[11] > 0.0 else 0.0
+        room = 1.0 - market_acquired
+        rec_i[TARGETED, j] = targeted
+        rec_f[SPEND_PC, j] = c
+        rec_f[ACQ_SPEND, j] = acquisition
+        rec_f[RET_SPEND, j] = c * targeted
+        rec_f[RET_UNSPENT, j] = retention - c * targeted
+        paid_mean = room * par[8] * -math.expm1(-acquisition / (par[8] * par[9]))
+        paid_times = m + np.sort(g_paid_t.random(g_paid_t.poisson(paid_mean)))
+        organic_times = m + np.sort(g_org_t.random(g_org_t.poisson(par[10] * room)))
+
+        # the customers active at the month start live through the month
+        nref = 0
+        for k in range(n):
+            if ist[ALIVE_FLAG, k] == 0:
+                continue
+            rho = 0.0
+            if ist[COHORT, k] < j:
+                rho = par[12] * room * (1.0 + par[13] * min(ist[ORDERS, k], par[14]) / par[14])
+            lam_e = fs[LAM, k] * lam_f
+            mu_e = fs[MU, k] * mu_f
+            # most customer-months see no event: carry the clocks over without a call
+            if fs[CLOCK_O, k] >= lam_e and fs[CLOCK_C, k] >= mu_e and fs[CLOCK_R, k] >= rho:
+                fs[CLOCK_O, k] -= lam_e
+                fs[CLOCK_C, k] -= mu_e
+                fs[CLOCK_R, k] -= rho
+                continue
+            nref = _live_month(k, float(m), m + 1.0, lam_e, mu_e, rho, j, repeat_value, g_orders,
+                               g_ref_t, par, fs, ist, rec_i, rec_f, ref_times, nref)  # fmt: skip
+            if nref < 0:
+                return -1, 0
+
+        # the month's new customers, each source in arrival order
+        referral_times = np.sort(ref_times[:nref])
+        for times, var, g_traits in ((paid_times, NEW_PAID, g_paid_tr),
+                                     (organic_times, NEW_ORGANIC, g_org_tr),
+                                     (referral_times, NEW_REFERRAL, g_ref_tr)):  # fmt: skip
+            before = n
+            n = _arrivals(times, var, g_traits, j, float(m), first_value, repeat_value, lam_f,
+                          mu_f, n, g_orders, g_churn, g_ref_t, par, fs, ist, rec_i, rec_f,
+                          ref_times)  # fmt: skip
+            if n < 0:
+                return -1, 0
+            acquired += n - before
+
+        # month end: the books
+        alive_count = 0
+        for k in range(n):
+            if ist[ALIVE_FLAG, k]:
+                alive_count += 1
+                cohort_alive[ist[COHORT, k] + 1, j] += 1
+        rec_i[ALIVE, j] = alive_count
+        rec_f[CONTRIB, j] = par[30] * (rec_f[FIRST_REV, j] + rec_f[REPEAT_REV, j])
+        rec_f[PROFIT, j] = rec_f[CONTRIB, j] - rec_f[ACQ_SPEND, j] - rec_f[RET_SPEND, j]
+    return n, acquired
+
+
+class _Run:
+    """Customer state and books of one run of the compiled loop."""
+
+    def __init__(self, capacity: int, months: int, base: CustomerBase, gens: dict):
+        n0 = base.size
+        self.fs = np.zeros((8, capacity))
+        self.fs[LAST_ORDER] = -np.inf
+        self.ist = np.zeros((3, capacity), np.int64)
+        self.ist[COHORT] = -1
+        self.fs[LAM, :n0], self.fs[MU, :n0], self.fs[NU, :n0] = (
+            base.purchase_rate,
+            base.churn_hazard,
+            base.spend_scale,
+        )
+        self.fs[LAST_ORDER, :n0] = base.last_order
+        self.ist[ORDERS, :n0] = base.orders
+        self.ist[ALIVE_FLAG, :n0] = base.alive
+        # the base's clocks start afresh (memoryless), one draw per clock and stream
+        alive_idx = np.flatnonzero(base.alive)
+        for row, name in ((CLOCK_O, "orders"), (CLOCK_C, "churn"), (CLOCK_R, "referral_times")):
+            self.fs[row, alive_idx] = gens[name].exponential(1.0, len(alive_idx))
+        self.rec_i = np.zeros((len(INT_VARS), months), np.int64)
+        self.rec_f = np.zeros((len(FLOAT_VARS), months))
+        self.cohort_alive = np.zeros((months + 1, months), np.int64)
+        self.ref_times = np.zeros(max(1024, capacity // 4))
+
+
+def _run(scenario, par, seeds, phase, first_month, months, share, base):
+    """Run the compiled loop, growing the arrays (and starting again) if they overflow."""
+    budgets, shares = np.array(
+        [monthly_budget(scenario, first_month + j, share) for j in range(months)]
+    ).T.reshape(2, months)
+    season = scenario.customers.seasonality
+    seasonal = [np.array(x, float) for x in (season.order_rate, season.first_order_value,
+                                               season.repeat_order_value)]  # fmt: skip
+    paid_mean = paid_arrival_mean(
+        budgets.max(), scenario.acquisition.ceiling, scenario.acquisition.cac0
+    )
+    expected = (paid_mean + scenario.acquisition.organic_rate) * months
+    capacity = int(base.size + 2 * expected + 1024)
+    while True:
+        gens = seeds.generators(phase)
+        run = _Run(capacity, months, base, gens)
+        n, acquired = _run_months(
+            first_month, budgets, shares, par, *seasonal, run.fs, run.ist, base.size,
+            base.acquired, gens["paid_times"], gens["paid_traits"], gens["organic_times"],
+            gens["organic_traits"], gens["referral_times"], gens["referral_traits"],
+            gens["orders"], gens["churn"], run.rec_i, run.rec_f, run.cohort_alive, run.ref_times,
+        )  # fmt: skip
+        if n != CAPACITY_EXCEEDED:
+            run.n, run.acquired = n, acquired
+            return run
+        capacity *= 2
+
+
+def initial_base(scenario: Scenario, seeds: ReplicateSeeds, par=None) -> CustomerBase:
+    """The customers at time 0: none, a fresh draw, or the survivors of a warm-up."""
+    base = scenario.initial_base
+    if base.kind == "none":
+        return CustomerBase.empty()
+    if base.kind == "fresh":
+        return fresh_base(seeds.generators(WARMUP)["base_traits"], scenario.customers, base.count)
+    par = parameters(scenario) if par is None else par
+    run = _run(scenario, par, seeds, WARMUP, -base.months, base.months, base.retention_share,
+               CustomerBase.empty())  # fmt: skip
+    n = run.n
+    return CustomerBase(
+        purchase_rate=run.fs[LAM, :n].copy(),
+        churn_hazard=run.fs[MU, :n].copy(),
+        spend_scale=run.fs[NU, :n].copy(),
+        orders=run.ist[ORDERS, :n].copy(),
+        last_order=run.fs[LAST_ORDER, :n].copy(),
+        alive=run.ist[ALIVE_FLAG, :n] == 1,
+        acquired=run.acquired,
+    )
+
+
+def simulate(scenario: Scenario, retention_share: float, seeds: ReplicateSeeds,
+             base: CustomerBase, par=None) -> Outcome:  # fmt: skip
+    """One replicate of the horizon at one split, from a given base (see :func:`initial_base`)."""
+    par = parameters(scenario) if par is None else par
+    horizon = scenario.horizon_months
+    run = _run(scenario, par, seeds, MAIN, 0, horizon, retention_share, base)
+    n = run.n
+    record = {name: run.rec_i[i].astype(VARIABLES[name].dtype) for i, name in enumerate(INT_VARS)}
+    record.update({name: run.rec_f[i] for i, name in enumerate(FLOAT_VARS)})
+    record["cohort_alive"] = run.cohort_alive.astype(VARIABLES["cohort_alive"].dtype)
+    last = retention_effects(float(run.rec_f[SPEND_PC, horizon - 1]), scenario.retention)
+    alive = run.ist[ALIVE_FLAG, :n] == 1
+    lam, mu, nu = (run.fs[row, :n][alive] for row in (LAM, MU, NU))
+    equities = terminal_equity(scenario, lam, mu, nu, last)
+    return finish_outcome(scenario, record, run.fs[REVENUE, :n], equities)
+
+
+def simulate_cell(scenario: Scenario, splits: Sequence[float], replicates: Sequence[int],
+                  root_seed: int) -> dict[str, np.ndarray]:  # fmt: skip
+    """Every split for each replicate, the warm-up once per replicate; dims (split, replicate, ...)."""
+    par = parameters(scenario)
+    outcomes = []
+    for k in replicates:
+        seeds = ReplicateSeeds(root_seed, k)
+        base = initial_base(scenario, seeds, par)
+        outcomes.append([simulate(scenario, s, seeds, base, par) for s in splits])
+    return stack(outcomes)
