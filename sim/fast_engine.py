@@ -119,7 +119,7 @@ def parameters(scenario: Scenario) -> np.ndarray:
     return np.array([values[name] for name in P_NAMES])
 
 
-# rows of the per-customer state arrays (customers along the second axis)
+# columns of the per-customer state arrays (one row per customer)
 LAM, MU, NU, LAST_ORDER, REVENUE, CLOCK_O, CLOCK_C, CLOCK_R = range(8)  # float state
 ORDERS, COHORT, ALIVE_FLAG = range(3)  # integer state
 
@@ -137,11 +137,11 @@ def _order(k, t, first, factor, j, g, par, fs, ist, rec_i, rec_f):
     if par[21] > 0.5:
         value = g.lognormal(par[22], par[23])
     else:
-        value = g.gamma(par[24], 1.0 / fs[NU, k])
+        value = g.gamma(par[24], 1.0 / fs[k, NU])
     value *= factor
-    ist[ORDERS, k] += 1
-    fs[LAST_ORDER, k] = t
-    fs[REVENUE, k] += value
+    ist[k, ORDERS] += 1
+    fs[k, LAST_ORDER] = t
+    fs[k, REVENUE] += value
     if first:
         rec_i[FIRST_N, j] += 1
         rec_f[FIRST_REV, j] += value
@@ -152,7 +152,7 @@ def _order(k, t, first, factor, j, g, par, fs, ist, rec_i, rec_f):
         rec_i[FAILED_N, j] += 1
         if g.random() < par[29]:
             rec_i[CHURN_FAIL, j] += 1
-            ist[ALIVE_FLAG, k] = 0
+            ist[k, ALIVE_FLAG] = 0
             return False
     return True
 
@@ -168,32 +168,32 @@ def _live_month(k, start, end, lam_e, mu_e, rho, j, repeat_value, g_orders, g_re
     """
     now = start
     while True:
-        d_o = fs[CLOCK_O, k] / lam_e if lam_e > 0.0 else np.inf
-        d_c = fs[CLOCK_C, k] / mu_e if mu_e > 0.0 else np.inf
-        d_r = fs[CLOCK_R, k] / rho if rho > 0.0 else np.inf
+        d_o = fs[k, CLOCK_O] / lam_e if lam_e > 0.0 else np.inf
+        d_c = fs[k, CLOCK_C] / mu_e if mu_e > 0.0 else np.inf
+        d_r = fs[k, CLOCK_R] / rho if rho > 0.0 else np.inf
         dt = min(d_o, d_c, d_r)
         if now + dt >= end:
             dt = end - now
-        fs[CLOCK_O, k] = max(0.0, fs[CLOCK_O, k] - lam_e * dt)
-        fs[CLOCK_C, k] = max(0.0, fs[CLOCK_C, k] - mu_e * dt)
-        fs[CLOCK_R, k] = max(0.0, fs[CLOCK_R, k] - rho * dt)
+        fs[k, CLOCK_O] = max(0.0, fs[k, CLOCK_O] - lam_e * dt)
+        fs[k, CLOCK_C] = max(0.0, fs[k, CLOCK_C] - mu_e * dt)
+        fs[k, CLOCK_R] = max(0.0, fs[k, CLOCK_R] - rho * dt)
         if dt == end - now:
             return nref
         now += dt
         if dt == d_c:
-            ist[ALIVE_FLAG, k] = 0
+            ist[k, ALIVE_FLAG] = 0
             rec_i[CHURN_NAT, j] += 1
             return nref
         if dt == d_o:
             if not _order(k, now, False, repeat_value, j, g_orders, par, fs, ist, rec_i, rec_f):
                 return nref
-            fs[CLOCK_O, k] = g_orders.exponential(1.0)
+            fs[k, CLOCK_O] = g_orders.exponential(1.0)
         else:
             if nref == len(ref_times):
                 return -1
             ref_times[nref] = now
             nref += 1
-            fs[CLOCK_R, k] = g_ref.exponential(1.0)
+            fs[k, CLOCK_R] = g_ref.exponential(1.0)
 
 
 @njit(cache=True)
@@ -201,24 +201,24 @@ def _arrivals(times, source_var, g_traits, j, m, first_value, repeat_value, lam_
               g_orders, g_churn, g_ref, par, fs, ist, rec_i, rec_f, ref_times):  # fmt: skip
     """Bring in one source's arrivals of month j (sorted times); return the new n or -1."""
     for t in times:
-        if n == fs.shape[1]:
+        if n == fs.shape[0]:
             return -1
         k = n
         n += 1
         # traits in the SimPy order: purchase rate, churn hazard, spend scale
-        fs[LAM, k] = _draw_rate(g_traits, par[15], par[16], par[17])
-        fs[MU, k] = _draw_rate(g_traits, par[18], par[19], par[20])
-        fs[NU, k] = g_traits.gamma(par[25], 1.0 / par[26]) if par[21] < 0.5 else np.nan
-        ist[ALIVE_FLAG, k] = 1
-        ist[COHORT, k] = j
+        fs[k, LAM] = _draw_rate(g_traits, par[15], par[16], par[17])
+        fs[k, MU] = _draw_rate(g_traits, par[18], par[19], par[20])
+        fs[k, NU] = g_traits.gamma(par[25], 1.0 / par[26]) if par[21] < 0.5 else np.nan
+        ist[k, ALIVE_FLAG] = 1
+        ist[k, COHORT] = j
         rec_i[source_var, j] += 1
         if not _order(k, t, True, first_value, j, g_orders, par, fs, ist, rec_i, rec_f):
             continue
-        fs[CLOCK_O, k] = g_orders.exponential(1.0)
-        fs[CLOCK_C, k] = g_churn.exponential(1.0)
-        fs[CLOCK_R, k] = g_ref.exponential(1.0)
+        fs[k, CLOCK_O] = g_orders.exponential(1.0)
+        fs[k, CLOCK_C] = g_churn.exponential(1.0)
+        fs[k, CLOCK_R] = g_ref.exponential(1.0)
         # arrivals refer from the next month on
-        _live_month(k, t, m + 1.0, fs[LAM, k] * lam_f, fs[MU, k] * mu_f, 0.0, j, repeat_value,
+        _live_month(k, t, m + 1.0, fs[k, LAM] * lam_f, fs[k, MU] * mu_f, 0.0, j, repeat_value,
                     g_orders, g_ref, par, fs, ist, rec_i, rec_f, ref_times, 0)  # fmt: skip
     return n
 
@@ -235,7 +235,7 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
         oldest = m - par[0]
         targeted = 0
         for k in range(n):
-            if fs[LAST_ORDER, k] >= oldest:
+            if fs[k, LAST_ORDER] >= oldest:
                 targeted += 1
         acquisition = (1.0 - shares[j]) * budgets[j]
         retention = shares[j] * budgets[j]
@@ -262,18 +262,18 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
         # the customers active at the month start live through the month
         nref = 0
         for k in range(n):
-            if ist[ALIVE_FLAG, k] == 0:
+            if ist[k, ALIVE_FLAG] == 0:
                 continue
             rho = 0.0
-            if ist[COHORT, k] < j:
-                rho = par[12] * room * (1.0 + par[13] * min(ist[ORDERS, k], par[14]) / par[14])
-            lam_e = fs[LAM, k] * lam_f
-            mu_e = fs[MU, k] * mu_f
+            if ist[k, COHORT] < j:
+                rho = par[12] * room * (1.0 + par[13] * min(ist[k, ORDERS], par[14]) / par[14])
+            lam_e = fs[k, LAM] * lam_f
+            mu_e = fs[k, MU] * mu_f
             # most customer-months see no event: carry the clocks over without a call
-            if fs[CLOCK_O, k] >= lam_e and fs[CLOCK_C, k] >= mu_e and fs[CLOCK_R, k] >= rho:
-                fs[CLOCK_O, k] -= lam_e
-                fs[CLOCK_C, k] -= mu_e
-                fs[CLOCK_R, k] -= rho
+            if fs[k, CLOCK_O] >= lam_e and fs[k, CLOCK_C] >= mu_e and fs[k, CLOCK_R] >= rho:
+                fs[k, CLOCK_O] -= lam_e
+                fs[k, CLOCK_C] -= mu_e
+                fs[k, CLOCK_R] -= rho
                 continue
             nref = _live_month(k, float(m), m + 1.0, lam_e, mu_e, rho, j, repeat_value, g_orders,
                                g_ref_t, par, fs, ist, rec_i, rec_f, ref_times, nref)  # fmt: skip
@@ -296,9 +296,9 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
         # month end: the books
         alive_count = 0
         for k in range(n):
-            if ist[ALIVE_FLAG, k]:
+            if ist[k, ALIVE_FLAG]:
                 alive_count += 1
-                cohort_alive[ist[COHORT, k] + 1, j] += 1
+                cohort_alive[ist[k, COHORT] + 1, j] += 1
         rec_i[ALIVE, j] = alive_count
         rec_f[CONTRIB, j] = par[30] * (rec_f[FIRST_REV, j] + rec_f[REPEAT_REV, j])
         rec_f[PROFIT, j] = rec_f[CONTRIB, j] - rec_f[ACQ_SPEND, j] - rec_f[RET_SPEND, j]
@@ -310,22 +310,22 @@ class _Run:
 
     def __init__(self, capacity: int, months: int, base: CustomerBase, gens: dict):
         n0 = base.size
-        self.fs = np.zeros((8, capacity))
-        self.fs[LAST_ORDER] = -np.inf
-        self.ist = np.zeros((3, capacity), np.int64)
-        self.ist[COHORT] = -1
-        self.fs[LAM, :n0], self.fs[MU, :n0], self.fs[NU, :n0] = (
+        self.fs = np.zeros((capacity, 8))
+        self.fs[:, LAST_ORDER] = -np.inf
+        self.ist = np.zeros((capacity, 3), np.int64)
+        self.ist[:, COHORT] = -1
+        self.fs[:n0, LAM], self.fs[:n0, MU], self.fs[:n0, NU] = (
             base.purchase_rate,
             base.churn_hazard,
             base.spend_scale,
         )
-        self.fs[LAST_ORDER, :n0] = base.last_order
-        self.ist[ORDERS, :n0] = base.orders
-        self.ist[ALIVE_FLAG, :n0] = base.alive
+        self.fs[:n0, LAST_ORDER] = base.last_order
+        self.ist[:n0, ORDERS] = base.orders
+        self.ist[:n0, ALIVE_FLAG] = base.alive
         # the base's clocks start afresh (memoryless), one draw per clock and stream
         alive_idx = np.flatnonzero(base.alive)
         for row, name in ((CLOCK_O, "orders"), (CLOCK_C, "churn"), (CLOCK_R, "referral_times")):
-            self.fs[row, alive_idx] = gens[name].exponential(1.0, len(alive_idx))
+            self.fs[alive_idx, row] = gens[name].exponential(1.0, len(alive_idx))
         self.rec_i = np.zeros((len(INT_VARS), months), np.int64)
         self.rec_f = np.zeros((len(FLOAT_VARS), months))
         self.cohort_alive = np.zeros((months + 1, months), np.int64)
@@ -372,12 +372,12 @@ def initial_base(scenario: Scenario, seeds: ReplicateSeeds, par=None) -> Custome
                CustomerBase.empty())  # fmt: skip
     n = run.n
     return CustomerBase(
-        purchase_rate=run.fs[LAM, :n].copy(),
-        churn_hazard=run.fs[MU, :n].copy(),
-        spend_scale=run.fs[NU, :n].copy(),
-        orders=run.ist[ORDERS, :n].copy(),
-        last_order=run.fs[LAST_ORDER, :n].copy(),
-        alive=run.ist[ALIVE_FLAG, :n] == 1,
+        purchase_rate=run.fs[:n, LAM].copy(),
+        churn_hazard=run.fs[:n, MU].copy(),
+        spend_scale=run.fs[:n, NU].copy(),
+        orders=run.ist[:n, ORDERS].copy(),
+        last_order=run.fs[:n, LAST_ORDER].copy(),
+        alive=run.ist[:n, ALIVE_FLAG] == 1,
         acquired=run.acquired,
     )
 
@@ -393,10 +393,10 @@ def simulate(scenario: Scenario, retention_share: float, seeds: ReplicateSeeds,
     record.update({name: run.rec_f[i] for i, name in enumerate(FLOAT_VARS)})
     record["cohort_alive"] = run.cohort_alive.astype(VARIABLES["cohort_alive"].dtype)
     last = retention_effects(float(run.rec_f[SPEND_PC, horizon - 1]), scenario.retention)
-    alive = run.ist[ALIVE_FLAG, :n] == 1
-    lam, mu, nu = (run.fs[row, :n][alive] for row in (LAM, MU, NU))
+    alive = run.ist[:n, ALIVE_FLAG] == 1
+    lam, mu, nu = (run.fs[:n, row][alive] for row in (LAM, MU, NU))
     equities = terminal_equity(scenario, lam, mu, nu, last)
-    return finish_outcome(scenario, record, run.fs[REVENUE, :n], equities)
+    return finish_outcome(scenario, record, run.fs[:n, REVENUE], equities)
 
 
 def simulate_cell(scenario: Scenario, splits: Sequence[float], replicates: Sequence[int],

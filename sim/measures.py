@@ -76,7 +76,8 @@ def finish_outcome(
     equity = float(np.sum(customer_equities)) * monthly_discount_factor(rate) ** horizon
     served = customer_revenue[customer_revenue > 0]
     total = float(served.sum())
-    top = np.sort(served)[::-1][: math.ceil(0.2 * len(served))]
+    top_count = math.ceil(0.2 * len(served))
+    top = np.partition(served, len(served) - top_count)[len(served) - top_count :]
     revenue = record["first_revenue"].sum() + record["repeat_revenue"].sum()
     arrays = dict(record)
     arrays.update(
