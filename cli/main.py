@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from cli.options import scenario_errors, set_option
+from cli.run import facts, run
+from cli.sweep import summary, sweep
 from sim import __version__
 from sim.scenario_files import load_scenario, scenario_toml
 
@@ -35,3 +37,14 @@ def cli():
 def validate(scenario_file, overrides):
     scenario = load_scenario(scenario_file, overrides)
     click.echo(scenario_toml(scenario), nl=False)
+
+
+cli.add_command(sweep)
+cli.add_command(summary)
+cli.add_command(run)
+cli.add_command(facts)
+
+from cli.plot import compare, plot  # noqa: E402
+
+cli.add_command(plot)
+cli.add_command(compare)

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import simpy
 
-from sim.economics import customer_equity, monthly_discount_factor, npv
+from sim.measures import finish_outcome, terminal_equity
 from sim.outcome import Outcome
 from sim.population import CustomerBase, draw_traits, fresh_base
 from sim.response import (
@@ -75,6 +75,11 @@ class Shop:
 
         self.rec = Outcome.empty(months).arrays
         self.next_month = env.event()
+        # shared by every customer process (one bound method each, not one per customer)
+        self.order_clock = rngs["orders"].exponential
+        self.churn_clock = rngs["churn"].exponential
+        self.referral_clock = rngs["referral_times"].exponential
+        self.timeout = env.timeout
 
     # -- the month's conditions ------------------------------------------------------
     def start_month(self, m: int) -> None:
@@ -131,15 +136,6 @@ class Shop:
         revenue = r["first_revenue"][i] + r["repeat_revenue"][i]
         r["contribution"][i] = self.scenario.economics.gross_margin * revenue
         r["profit"][i] = r["contribution"][i] - r["acquisition_spend"][i] - r["retention_spend"][i]
-
-    def rates(self, k: int) -> tuple[float, float, float]:
-        """Customer k's effective (purchase, churn, referral) rates this month, per month."""
-        referral = self.referral_rate[k] if self.cohort[k] < self.index else 0.0
-        return (
-            self.purchase_rate[k] * self.order_rate_factor,
-            self.churn_hazard[k] * self.hazard_factor,
-            referral,
-        )
 
     # -- customers' events -------------------------------------------------------------
     def add_customer(self, source: str) -> int:
@@ -213,34 +209,44 @@ def customer(env, shop: Shop, k: int, first_order: bool):
     """Live as customer k: first order on arrival, then repeat orders, referrals, dropout."""
     if first_order and not shop.place_order(k, first=True):
         return
-    order_rng, churn_rng, referral_rng = (
-        shop.rngs["orders"],
-        shop.rngs["churn"],
-        shop.rngs["referral_times"],
+    # This loop runs once per customer and month: names are bound once here, and the
+    # rates are those of Shop.rates, inlined (same arithmetic, same draws).
+    order_clock, churn_clock, referral_clock = (
+        shop.order_clock,
+        shop.churn_clock,
+        shop.referral_clock,
     )
+    timeout = shop.timeout
+    # traits never change; Python floats compute the same values faster than numpy scalars
+    purchase_rate = float(shop.purchase_rate[k])
+    churn_hazard = float(shop.churn_hazard[k])
+    cohort = int(shop.cohort[k])
     while True:
-        purchase, hazard, referral = shop.rates(k)
+        purchase = purchase_rate * shop.order_rate_factor
+        hazard = churn_hazard * shop.hazard_factor
+        referral = float(shop.referral_rate[k]) if cohort < shop.index else 0.0
         now = env.now
-        t_order = now + order_rng.exponential(1.0 / purchase) if purchase > 0 else INF
-        t_churn = now + churn_rng.exponential(1.0 / hazard) if hazard > 0 else INF
-        t_refer = now + referral_rng.exponential(1.0 / referral) if referral > 0 else INF
+        t_order = now + order_clock(1.0 / purchase) if purchase > 0 else INF
+        t_churn = now + churn_clock(1.0 / hazard) if hazard > 0 else INF
+        t_refer = now + referral_clock(1.0 / referral) if referral > 0 else INF
+        month_end = shop.month_end
         while True:
             t_next = min(t_order, t_churn, t_refer)
-            if t_next >= shop.month_end:
+            if t_next >= month_end:
                 yield shop.next_month  # rates change: redraw every clock
                 break
-            yield env.timeout(t_next - env.now)
+            yield timeout(t_next - env.now)
             if t_next == t_churn:
                 shop.leave(k, "natural")
                 return
             if t_next == t_order:
                 if not shop.place_order(k, first=False):
                     return
-                t_order = env.now + order_rng.exponential(1.0 / purchase)
+                t_order = env.now + order_clock(1.0 / purchase)
             else:
                 new = shop.add_customer("referral")
                 env.process(customer(env, shop, new, first_order=True))
-                t_refer = env.now + referral_rng.exponential(1.0 / referral)
+                t_refer = env.now + referral_clock(1.0 / referral)
 
 
 def calendar(env, shop: Shop):
@@ -305,53 +311,13 @@ def simulate(
 
 def finish(scenario: Scenario, shop: Shop) -> Outcome:
     """Add the per-replicate measures: NPV, terminal customer equity, facts measures."""
-    r = shop.rec
-    econ = scenario.economics
     n = shop.n
     alive = shop.alive[:n]
-    horizon = scenario.horizon_months
-    season = scenario.customers.seasonality
-    rate_mean = float(np.mean(season.order_rate))
-    value_mean = (
-        float(np.dot(season.order_rate, season.repeat_order_value)) / (12 * rate_mean)
-        if rate_mean > 0
-        else 1.0
+    equities = terminal_equity(
+        scenario,
+        shop.purchase_rate[:n][alive],
+        shop.churn_hazard[:n][alive],
+        shop.spend_scale[:n][alive],
+        shop.effects,
     )
-    value = scenario.customers.order_value
-    if value.model == "lognormal":
-        mean_spend = value.mean
-    else:
-        mean_spend = value.p / shop.spend_scale[:n][alive]
-    effects = shop.effects
-    ce = customer_equity(
-        purchase_rate=shop.purchase_rate[:n][alive] * effects.purchase_multiplier * rate_mean,
-        churn_hazard=shop.churn_hazard[:n][alive] * effects.hazard_multiplier,
-        repeat_value=mean_spend * shop.repeat_factor * value_mean,
-        gross_margin=econ.gross_margin,
-        retention_cost=effects.spend_per_customer,
-        leave_rate_per_order=shop.p_fail * shop.p_leave,
-        discount_rate=econ.discount_rate,
-    )
-    measures = replicate_measures(r, shop.revenue[:n], ce, econ.discount_rate, horizon)
-    r.update(measures)
-    return Outcome(r)
-
-
-def replicate_measures(rec, customer_revenue, customer_equities, discount_rate, horizon) -> dict:
-    """Per-replicate values from the monthly record and per-customer figures."""
-    value_npv = npv(rec["profit"], discount_rate)
-    equity = float(np.sum(customer_equities)) * monthly_discount_factor(discount_rate) ** horizon
-    served = customer_revenue[customer_revenue > 0]
-    total = float(served.sum())
-    top = np.sort(served)[::-1][: math.ceil(0.2 * len(served))]
-    revenue = rec["first_revenue"].sum() + rec["repeat_revenue"].sum()
-    return {
-        "npv": np.float64(value_npv),
-        "customer_equity": np.float64(equity),
-        "decision_metric": np.float64(value_npv + equity),
-        "customers_served": np.int32(len(served)),
-        "top20_revenue_share": np.float64(top.sum() / total if total > 0 else np.nan),
-        "repeat_revenue_share": np.float64(
-            rec["repeat_revenue"].sum() / revenue if revenue > 0 else np.nan
-        ),
-    }
+    return finish_outcome(scenario, shop.rec, shop.revenue[:n], equities)

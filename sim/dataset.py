@@ -1,0 +1,169 @@
+"""The sweep's results as an xarray Dataset: dims, coordinates, units and provenance.
+
+Layout (every data variable has ``units`` and ``long_name``):
+
+- dims, in this order: the swept parameters (named by dotted key, e.g.
+  ``"customers.churn_hazard.rate"``), ``split``, ``replicate``, then ``month`` for
+  monthly variables; ``cohort_alive`` has (..., ``cohort``, ``month``);
+  per-replicate variables (``decision_metric``, ``npv``, ...) end at ``replicate``;
+- attrs: the resolved scenario as TOML text and its hash, root seed, engine, versions
+  and the command line (:data:`PROVENANCE_ATTRS`).
+
+No I/O here; :mod:`sim.results_io` writes and reads the file.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import simpy
+import xarray as xr
+from pydantic import BaseModel
+
+from sim import __version__
+from sim.outcome import VARIABLES
+from sim.scenario import Scenario
+from sim.sweep_plan import SweepPlan
+
+SPLIT, REPLICATE, MONTH, COHORT = "split", "replicate", "month", "cohort"
+CORE_DIMS = (SPLIT, REPLICATE, MONTH, COHORT)
+TRAILING_DIMS = {"month": (MONTH,), "cohort_month": (COHORT, MONTH), "replicate": ()}
+PROVENANCE_ATTRS = (
+    "scenario_toml",
+    "scenario_hash",
+    "root_seed",
+    "engine",
+    "splitsim_version",
+    "numpy_version",
+    "xarray_version",
+    "simpy_version",
+    "python_version",
+    "command_line",
+)
+
+
+def build_dataset(
+    plan: SweepPlan, arrays: Mapping[str, np.ndarray], command_line: str = ""
+) -> xr.Dataset:
+    """Wrap the assembled arrays of a sweep in a Dataset with coordinates and attrs.
+
+    Parameters
+    ----------
+    plan : the sweep that produced the arrays.
+    arrays : name -> array for every name in :data:`sim.outcome.VARIABLES`, dims
+        (swept..., split, replicate) then the variable's own trailing dims.
+    command_line : how the sweep was started, for the record.
+    """
+    lead = (*plan.swept, SPLIT, REPLICATE)
+    data_vars = {
+        name: xr.Variable(
+            lead + TRAILING_DIMS[var.kind],
+            arrays[name],
+            attrs={"long_name": var.long_name, "units": var.units},
+        )
+        for name, var in VARIABLES.items()
+    }
+    horizon = plan.scenario.horizon_months
+    coords = {
+        key: xr.Variable(key, _coordinate_values(values), attrs=parameter_attrs(key))
+        for key, values in plan.swept.items()
+    }
+    coords[SPLIT] = xr.Variable(
+        SPLIT,
+        np.asarray(plan.splits, dtype=np.float64),
+        attrs={"long_name": "Share of budget to retention", "units": "1"},
+    )
+    coords[REPLICATE] = xr.Variable(
+        REPLICATE,
+        np.arange(plan.replicates, dtype=np.int64),
+        attrs={
+            "long_name": "Monte Carlo replicate (same random streams at every split and cell)",
+            "units": "1",
+        },
+    )
+    coords[MONTH] = xr.Variable(
+        MONTH,
+        np.arange(horizon, dtype=np.int64),
+        attrs={
+            "long_name": "Months since start of the horizon (0 = first month)",
+            "units": "month",
+        },
+    )
+    coords[COHORT] = xr.Variable(
+        COHORT,
+        np.arange(-1, horizon, dtype=np.int64),
+        attrs={"long_name": "Arrival month of the cohort (-1 = initial base)", "units": "month"},
+    )
+    return xr.Dataset(data_vars, coords, attrs=provenance_attrs(plan, command_line))
+
+
+def provenance_attrs(plan: SweepPlan, command_line: str = "") -> dict[str, Any]:
+    """Where the results came from: scenario text and hash, seed, engine, versions."""
+    return {
+        "title": f"splitsim sweep of scenario '{plan.scenario.name}'",
+        "scenario_toml": plan.scenario_toml,
+        "scenario_hash": plan.scenario_hash,
+        "root_seed": int(plan.root_seed),
+        "engine": plan.engine,
+        "splitsim_version": __version__,
+        "numpy_version": np.__version__,
+        "xarray_version": xr.__version__,
+        "simpy_version": simpy.__version__,
+        "python_version": platform.python_version(),
+        "command_line": command_line,
+    }
+
+
+def swept_dims(ds: xr.Dataset) -> list[str]:
+    """The swept parameters' dims of a results Dataset, in order ([] if none)."""
+    return list(ds["decision_metric"].dims[:-2])
+
+
+def parameter_attrs(key: str) -> dict[str, str]:
+    """long_name and units of a swept parameter, from the scenario schema's description."""
+    field = _scenario_field(key)
+    description = (field.description or "") if field is not None else ""
+    return {"long_name": f"{key}: {description}".rstrip(": "), "units": _units_in(description)}
+
+
+def _coordinate_values(values: list) -> np.ndarray:
+    array = np.asarray(values)
+    # Mixed types make an object array NetCDF cannot store; their text can.
+    return array.astype(str) if array.dtype == object else array
+
+
+def _units_in(description: str) -> str:
+    """The units a schema description gives in its last parentheses, e.g. '(currency per month)'."""
+    groups = re.findall(r"\(([^()]*)\)", description)
+    if not groups:
+        return "1"
+    unit = groups[-1].split(";")[-1].split(",")[0].strip()
+    # a long parenthesis explains choices ('none', 'fresh' ...) rather than giving units
+    if not re.search("[A-Za-z]", unit) or len(unit.split()) > 4:
+        return "1"
+    return "1" if unit in ("dimensionless", "ratio", "share", "probability") else unit
+
+
+def _scenario_field(key: str):
+    model: type[BaseModel] | None = Scenario
+    field = None
+    for part in key.split("."):
+        if model is None or part not in model.model_fields:
+            return None
+        field = model.model_fields[part]
+        model = _model_in(field.annotation)
+    return field
+
+
+def _model_in(annotation) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
