@@ -43,7 +43,7 @@ from sim.population import CustomerBase, fresh_base
 from sim.response import paid_arrival_mean, retention_effects
 from sim.scenario import Scenario
 from sim.strategy import monthly_budget
-from sim.streams import MAIN, WARMUP, ReplicateSeeds
+from sim.streams import MAIN, WARMUP, ReplicateSeeds, ReusableStreams
 
 INT_VARS = (
     "new_paid",
@@ -120,8 +120,11 @@ def parameters(scenario: Scenario) -> np.ndarray:
 
 
 # columns of the per-customer state arrays (one row per customer)
-LAM, MU, NU, LAST_ORDER, REVENUE, CLOCK_O, CLOCK_C, CLOCK_R = range(8)  # float state
-ORDERS, COHORT, ALIVE_FLAG = range(3)  # integer state
+LAM, MU, NU, REVENUE, CLOCK_O, CLOCK_C, CLOCK_R = range(7)  # float state
+ORDERS, COHORT = range(2)  # integer state
+# last_order and alive are separate contiguous arrays: the month-start and month-end
+# passes scan them over every customer, and a scan of one field of a row-per-customer
+# array would read a whole cache line per customer
 
 
 @njit(cache=True, inline="always")
@@ -132,7 +135,7 @@ def _draw_rate(g, fixed, shape, rate):
 
 
 @njit(cache=True, inline="always")
-def _order(k, t, first, factor, j, g, par, fs, ist, rec_i, rec_f):
+def _order(k, t, first, factor, j, g, par, fs, ist, last_order, alive, rec_i, rec_f):
     """Customer k orders at time t; return False if a service failure made it leave."""
     if par[21] > 0.5:
         value = g.lognormal(par[22], par[23])
@@ -140,7 +143,7 @@ def _order(k, t, first, factor, j, g, par, fs, ist, rec_i, rec_f):
         value = g.gamma(par[24], 1.0 / fs[k, NU])
     value *= factor
     ist[k, ORDERS] += 1
-    fs[k, LAST_ORDER] = t
+    last_order[k] = t
     fs[k, REVENUE] += value
     if first:
         rec_i[FIRST_N, j] += 1
@@ -152,14 +155,14 @@ def _order(k, t, first, factor, j, g, par, fs, ist, rec_i, rec_f):
         rec_i[FAILED_N, j] += 1
         if g.random() < par[29]:
             rec_i[CHURN_FAIL, j] += 1
-            ist[k, ALIVE_FLAG] = 0
+            alive[k] = False
             return False
     return True
 
 
 @njit(cache=True, inline="always")
 def _live_month(k, start, end, lam_e, mu_e, rho, j, repeat_value, g_orders, g_ref, par, fs, ist,
-                rec_i, rec_f, ref_times, nref):  # fmt: skip
+                last_order, alive, rec_i, rec_f, ref_times, nref):  # fmt: skip
     """Customer k lives from ``start`` to ``end`` at constant rates; return referral count.
 
     The clocks hold unit-rate exponential budgets: a clock of rate q fires after
@@ -181,11 +184,12 @@ def _live_month(k, start, end, lam_e, mu_e, rho, j, repeat_value, g_orders, g_re
             return nref
         now += dt
         if dt == d_c:
-            ist[k, ALIVE_FLAG] = 0
+            alive[k] = False
             rec_i[CHURN_NAT, j] += 1
             return nref
         if dt == d_o:
-            if not _order(k, now, False, repeat_value, j, g_orders, par, fs, ist, rec_i, rec_f):
+            if not _order(k, now, False, repeat_value, j, g_orders, par, fs, ist, last_order,
+                          alive, rec_i, rec_f):  # fmt: skip
                 return nref
             fs[k, CLOCK_O] = g_orders.exponential(1.0)
         else:
@@ -198,7 +202,8 @@ def _live_month(k, start, end, lam_e, mu_e, rho, j, repeat_value, g_orders, g_re
 
 @njit(cache=True)
 def _arrivals(times, source_var, g_traits, j, m, first_value, repeat_value, lam_f, mu_f, n,
-              g_orders, g_churn, g_ref, par, fs, ist, rec_i, rec_f, ref_times):  # fmt: skip
+              g_orders, g_churn, g_ref, par, fs, ist, last_order, alive, rec_i, rec_f,
+              ref_times, cohort_count):  # fmt: skip
     """Bring in one source's arrivals of month j (sorted times); return the new n or -1."""
     for t in times:
         if n == fs.shape[0]:
@@ -209,24 +214,31 @@ def _arrivals(times, source_var, g_traits, j, m, first_value, repeat_value, lam_
         fs[k, LAM] = _draw_rate(g_traits, par[15], par[16], par[17])
         fs[k, MU] = _draw_rate(g_traits, par[18], par[19], par[20])
         fs[k, NU] = g_traits.gamma(par[25], 1.0 / par[26]) if par[21] < 0.5 else np.nan
-        ist[k, ALIVE_FLAG] = 1
+        fs[k, REVENUE] = 0.0
+        alive[k] = True
+        ist[k, ORDERS] = 0
         ist[k, COHORT] = j
         rec_i[source_var, j] += 1
-        if not _order(k, t, True, first_value, j, g_orders, par, fs, ist, rec_i, rec_f):
-            continue
+        if not _order(k, t, True, first_value, j, g_orders, par, fs, ist, last_order, alive,
+                      rec_i, rec_f):  # fmt: skip
+            continue  # left after a failed first order: never counted as alive
         fs[k, CLOCK_O] = g_orders.exponential(1.0)
         fs[k, CLOCK_C] = g_churn.exponential(1.0)
         fs[k, CLOCK_R] = g_ref.exponential(1.0)
         # arrivals refer from the next month on
         _live_month(k, t, m + 1.0, fs[k, LAM] * lam_f, fs[k, MU] * mu_f, 0.0, j, repeat_value,
-                    g_orders, g_ref, par, fs, ist, rec_i, rec_f, ref_times, 0)  # fmt: skip
+                    g_orders, g_ref, par, fs, ist, last_order, alive, rec_i, rec_f, ref_times,
+                    0)  # fmt: skip
+        if alive[k]:
+            cohort_count[j + 1] += 1
     return n
 
 
 @njit(cache=True)
 def _run_months(first_month, budgets, shares, par, season_rate, season_first, season_repeat,
-                fs, ist, n, acquired, g_paid_t, g_paid_tr, g_org_t, g_org_tr, g_ref_t, g_ref_tr,
-                g_orders, g_churn, rec_i, rec_f, cohort_alive, ref_times):  # fmt: skip
+                fs, ist, last_order, alive, n, acquired, g_paid_t, g_paid_tr, g_org_t, g_org_tr,
+                g_ref_t, g_ref_tr, g_orders, g_churn, rec_i, rec_f, cohort_alive,
+                ref_times, cohort_count):  # fmt: skip
     """Simulate len(budgets) months from ``first_month``; return (n, acquired) or (-1, 0)."""
     months = len(budgets)
     for j in range(months):
@@ -235,7 +247,7 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
         oldest = m - par[0]
         targeted = 0
         for k in range(n):
-            if fs[k, LAST_ORDER] >= oldest:
+            if last_order[k] >= oldest:
                 targeted += 1
         acquisition = (1.0 - shares[j]) * budgets[j]
         retention = shares[j] * budgets[j]
@@ -262,7 +274,7 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
         # the customers active at the month start live through the month
         nref = 0
         for k in range(n):
-            if ist[k, ALIVE_FLAG] == 0:
+            if not alive[k]:
                 continue
             rho = 0.0
             if ist[k, COHORT] < j:
@@ -276,9 +288,12 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
                 fs[k, CLOCK_R] -= rho
                 continue
             nref = _live_month(k, float(m), m + 1.0, lam_e, mu_e, rho, j, repeat_value, g_orders,
-                               g_ref_t, par, fs, ist, rec_i, rec_f, ref_times, nref)  # fmt: skip
+                               g_ref_t, par, fs, ist, last_order, alive, rec_i, rec_f,
+                               ref_times, nref)  # fmt: skip
             if nref < 0:
                 return -1, 0
+            if not alive[k]:
+                cohort_count[ist[k, COHORT] + 1] -= 1
 
         # the month's new customers, each source in arrival order
         referral_times = np.sort(ref_times[:nref])
@@ -287,18 +302,18 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
                                      (referral_times, NEW_REFERRAL, g_ref_tr)):  # fmt: skip
             before = n
             n = _arrivals(times, var, g_traits, j, float(m), first_value, repeat_value, lam_f,
-                          mu_f, n, g_orders, g_churn, g_ref_t, par, fs, ist, rec_i, rec_f,
-                          ref_times)  # fmt: skip
+                          mu_f, n, g_orders, g_churn, g_ref_t, par, fs, ist, last_order, alive,
+                          rec_i, rec_f, ref_times, cohort_count)  # fmt: skip
             if n < 0:
                 return -1, 0
             acquired += n - before
 
         # month end: the books
+        # (alive counts by cohort are kept up to date at every arrival and loss)
         alive_count = 0
-        for k in range(n):
-            if ist[k, ALIVE_FLAG]:
-                alive_count += 1
-                cohort_alive[ist[k, COHORT] + 1, j] += 1
+        for c in range(len(cohort_count)):
+            cohort_alive[c, j] = cohort_count[c]
+            alive_count += cohort_count[c]
         rec_i[ALIVE, j] = alive_count
         rec_f[CONTRIB, j] = par[30] * (rec_f[FIRST_REV, j] + rec_f[REPEAT_REV, j])
         rec_f[PROFIT, j] = rec_f[CONTRIB, j] - rec_f[ACQ_SPEND, j] - rec_f[RET_SPEND, j]
@@ -310,18 +325,21 @@ class _Run:
 
     def __init__(self, capacity: int, months: int, base: CustomerBase, gens: dict):
         n0 = base.size
-        self.fs = np.zeros((capacity, 8))
-        self.fs[:, LAST_ORDER] = -np.inf
-        self.ist = np.zeros((capacity, 3), np.int64)
-        self.ist[:, COHORT] = -1
+        # rows past the base are filled in full when a customer arrives
+        self.fs = np.empty((capacity, 7))
+        self.last_order = np.empty(capacity)
+        self.alive = np.empty(capacity, np.bool_)
+        self.ist = np.empty((capacity, 2), np.int64)
         self.fs[:n0, LAM], self.fs[:n0, MU], self.fs[:n0, NU] = (
             base.purchase_rate,
             base.churn_hazard,
             base.spend_scale,
         )
-        self.fs[:n0, LAST_ORDER] = base.last_order
+        self.fs[:n0, REVENUE] = 0.0
+        self.last_order[:n0] = base.last_order
         self.ist[:n0, ORDERS] = base.orders
-        self.ist[:n0, ALIVE_FLAG] = base.alive
+        self.ist[:n0, COHORT] = -1
+        self.alive[:n0] = base.alive
         # the base's clocks start afresh (memoryless), one draw per clock and stream
         alive_idx = np.flatnonzero(base.alive)
         for row, name in ((CLOCK_O, "orders"), (CLOCK_C, "churn"), (CLOCK_R, "referral_times")):
@@ -329,10 +347,12 @@ class _Run:
         self.rec_i = np.zeros((len(INT_VARS), months), np.int64)
         self.rec_f = np.zeros((len(FLOAT_VARS), months))
         self.cohort_alive = np.zeros((months + 1, months), np.int64)
-        self.ref_times = np.zeros(max(1024, capacity // 4))
+        self.cohort_count = np.zeros(months + 1, np.int64)  # alive now, by cohort
+        self.cohort_count[0] = len(alive_idx)
+        self.ref_times = np.empty(max(1024, capacity // 4))
 
 
-def _run(scenario, par, seeds, phase, first_month, months, share, base):
+def _run(scenario, par, streams, first_month, months, share, base):
     """Run the compiled loop, growing the arrays (and starting again) if they overflow."""
     budgets, shares = np.array(
         [monthly_budget(scenario, first_month + j, share) for j in range(months)]
@@ -344,15 +364,17 @@ def _run(scenario, par, seeds, phase, first_month, months, share, base):
         budgets.max(), scenario.acquisition.ceiling, scenario.acquisition.cac0
     )
     expected = (paid_mean + scenario.acquisition.organic_rate) * months
-    capacity = int(base.size + 2 * expected + 1024)
+    capacity = int(base.size + 1.5 * expected + 1024)
     while True:
-        gens = seeds.generators(phase)
+        gens = streams.fresh()
         run = _Run(capacity, months, base, gens)
         n, acquired = _run_months(
-            first_month, budgets, shares, par, *seasonal, run.fs, run.ist, base.size,
+            first_month, budgets, shares, par, *seasonal, run.fs, run.ist, run.last_order,
+            run.alive, base.size,
             base.acquired, gens["paid_times"], gens["paid_traits"], gens["organic_times"],
             gens["organic_traits"], gens["referral_times"], gens["referral_traits"],
             gens["orders"], gens["churn"], run.rec_i, run.rec_f, run.cohort_alive, run.ref_times,
+            run.cohort_count,
         )  # fmt: skip
         if n != CAPACITY_EXCEEDED:
             run.n, run.acquired = n, acquired
@@ -368,32 +390,37 @@ def initial_base(scenario: Scenario, seeds: ReplicateSeeds, par=None) -> Custome
     if base.kind == "fresh":
         return fresh_base(seeds.generators(WARMUP)["base_traits"], scenario.customers, base.count)
     par = parameters(scenario) if par is None else par
-    run = _run(scenario, par, seeds, WARMUP, -base.months, base.months, base.retention_share,
-               CustomerBase.empty())  # fmt: skip
+    run = _run(scenario, par, ReusableStreams(seeds, WARMUP), -base.months, base.months,
+               base.retention_share, CustomerBase.empty())  # fmt: skip
     n = run.n
     return CustomerBase(
         purchase_rate=run.fs[:n, LAM].copy(),
         churn_hazard=run.fs[:n, MU].copy(),
         spend_scale=run.fs[:n, NU].copy(),
         orders=run.ist[:n, ORDERS].copy(),
-        last_order=run.fs[:n, LAST_ORDER].copy(),
-        alive=run.ist[:n, ALIVE_FLAG] == 1,
+        last_order=run.last_order[:n].copy(),
+        alive=run.alive[:n].copy(),
         acquired=run.acquired,
     )
 
 
 def simulate(scenario: Scenario, retention_share: float, seeds: ReplicateSeeds,
-             base: CustomerBase, par=None) -> Outcome:  # fmt: skip
-    """One replicate of the horizon at one split, from a given base (see :func:`initial_base`)."""
+             base: CustomerBase, par=None, streams=None) -> Outcome:  # fmt: skip
+    """One replicate of the horizon at one split, from a given base (see :func:`initial_base`).
+
+    ``streams`` (a :class:`ReusableStreams` of ``seeds``' main phase) saves re-seeding
+    when one replicate runs at many splits; the draws are the same either way.
+    """
     par = parameters(scenario) if par is None else par
+    streams = ReusableStreams(seeds, MAIN) if streams is None else streams
     horizon = scenario.horizon_months
-    run = _run(scenario, par, seeds, MAIN, 0, horizon, retention_share, base)
+    run = _run(scenario, par, streams, 0, horizon, retention_share, base)
     n = run.n
     record = {name: run.rec_i[i].astype(VARIABLES[name].dtype) for i, name in enumerate(INT_VARS)}
     record.update({name: run.rec_f[i] for i, name in enumerate(FLOAT_VARS)})
     record["cohort_alive"] = run.cohort_alive.astype(VARIABLES["cohort_alive"].dtype)
     last = retention_effects(float(run.rec_f[SPEND_PC, horizon - 1]), scenario.retention)
-    alive = run.ist[:n, ALIVE_FLAG] == 1
+    alive = run.alive[:n]
     lam, mu, nu = (run.fs[:n, row][alive] for row in (LAM, MU, NU))
     equities = terminal_equity(scenario, lam, mu, nu, last)
     return finish_outcome(scenario, record, run.fs[:n, REVENUE], equities)
@@ -407,5 +434,6 @@ def simulate_cell(scenario: Scenario, splits: Sequence[float], replicates: Seque
     for k in replicates:
         seeds = ReplicateSeeds(root_seed, k)
         base = initial_base(scenario, seeds, par)
-        outcomes.append([simulate(scenario, s, seeds, base, par) for s in splits])
+        streams = ReusableStreams(seeds, MAIN)
+        outcomes.append([simulate(scenario, s, seeds, base, par, streams) for s in splits])
     return stack(outcomes)

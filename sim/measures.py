@@ -22,7 +22,10 @@ def seasonal_averages(scenario: Scenario) -> tuple[float, float]:
     rate_mean = float(np.mean(season.order_rate))
     if rate_mean == 0.0:
         return 0.0, 1.0
-    value_mean = float(np.dot(season.order_rate, season.repeat_order_value)) / (12 * rate_mean)
+    value_mean = sum(
+        r * v for r, v in zip(season.order_rate, season.repeat_order_value, strict=True)
+    )
+    value_mean /= 12 * rate_mean
     return rate_mean, value_mean
 
 

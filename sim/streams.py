@@ -44,3 +44,21 @@ class ReplicateSeeds:
         return {
             p: np.random.Generator(np.random.PCG64(self.seed_sequence(phase, p))) for p in PURPOSES
         }
+
+
+class ReusableStreams:
+    """The generators of one replicate and phase, rewound to their start for each run.
+
+    Rewinding (restoring each bit generator's saved state) gives exactly the draws of
+    fresh generators from :meth:`ReplicateSeeds.generators`, without re-seeding.
+    """
+
+    def __init__(self, seeds: ReplicateSeeds, phase: int):
+        self._generators = seeds.generators(phase)
+        self._states = {p: g.bit_generator.state for p, g in self._generators.items()}
+
+    def fresh(self) -> dict[str, np.random.Generator]:
+        """The generators, each back at the start of its stream."""
+        for purpose, generator in self._generators.items():
+            generator.bit_generator.state = self._states[purpose]
+        return self._generators
