@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cli.calibrate import calibrate_command
 from cli.options import scenario_errors, set_option
 from cli.run import facts, run
 from cli.sweep import summary, sweep
@@ -43,6 +44,7 @@ cli.add_command(sweep)
 cli.add_command(summary)
 cli.add_command(run)
 cli.add_command(facts)
+cli.add_command(calibrate_command)
 
 from cli.plot import compare, plot  # noqa: E402
 

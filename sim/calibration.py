@@ -19,12 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize, special
+from scipy import integrate, optimize, special
 
 from sim.closed_forms import pareto_nbd_expected_repeats
 from sim.transactions import DAYS_PER_UNIT, CustomerSummary
 
-WEEKS_PER_MONTH = 52.0 / 12.0
 LOG_BOUND = 20.0  # log-parameters stay in [-20, 20]: a fit at the bound is not identified
 PARETO_NBD_NAMES = ("r", "alpha", "s", "beta")
 GAMMA_GAMMA_NAMES = ("p", "q", "v")
@@ -187,8 +186,45 @@ def pareto_nbd_log_likelihood(
         # F decreases in t, so F(t_x) >= F(T); equality (t_x = T) gives A0 = 0.
         ratio = np.minimum(np.exp(log_f_T - log_f_tx), 1.0)
         log_a0 = log_f_tx + np.log1p(-ratio)
+    # scipy's hyp2f1 returns NaN for large c (many transactions) with z near 1: integrate
+    # those customers' A0 numerically instead.
+    fallback = np.flatnonzero(~np.isfinite(log_a0) & (t_x < T))
+    if fallback.size:
+        log_a0 = np.array(log_a0, dtype=float, copy=True)
+        for i in fallback:
+            log_a0[i] = _log_a0_by_quadrature(r, alpha, s, beta, x[i], t_x[i], T[i])
     dropped = np.where(np.isfinite(log_a0), math.log(s) - np.log(r + s + x) + log_a0, -np.inf)
     return head + np.logaddexp(alive, dropped)
+
+
+def _log_a0_by_quadrature(r, alpha, s, beta, x, t_x, T) -> float:
+    """log A0 of one customer by adaptive quadrature (the fallback of the closed form).
+
+    The integral runs over w = log((m + tau) / (m + t_x)), m = min(alpha, beta), in which
+    the integrand is smooth and decays at most exponentially; it is scaled by its larger
+    end value so that it neither overflows nor underflows.
+    """
+    small = min(alpha, beta)
+    start = small + t_x
+    w_end = math.log((small + T) / start)
+
+    def log_integrand(w):
+        shifted = start * math.exp(w)  # small + tau
+        tau = shifted - small
+        return (
+            -(r + x) * math.log(alpha + tau) - (s + 1.0) * math.log(beta + tau) + math.log(shifted)
+        )
+
+    scale = max(log_integrand(0.0), log_integrand(w_end))
+    value, _ = integrate.quad(
+        lambda w: math.exp(log_integrand(w) - scale),
+        0.0,
+        w_end,
+        epsabs=0.0,
+        epsrel=1e-11,
+        limit=200,
+    )
+    return math.log(r + s + x) + scale + math.log(value) if value > 0 else -math.inf
 
 
 def _log_antiderivative(r, alpha, s, beta, x, t) -> np.ndarray:
@@ -199,6 +235,7 @@ def _log_antiderivative(r, alpha, s, beta, x, t) -> np.ndarray:
     alpha < beta, so that 0 <= z < 1. The series diverges as z -> 1 (alpha much larger
     than beta, or the reverse) when c - a - b < 0, so :func:`_log_hyp2f1` then applies
     Euler's transformation, whose series converges at z = 1 and has positive terms.
+    Where scipy still fails (NaN for large c near z = 1), the caller integrates instead.
     """
     a = r + s + x
     if alpha >= beta:

@@ -29,6 +29,7 @@ class ChunkTask:
     key: str
     cell: tuple[int, ...]  # index into the swept values
     scenario: Scenario  # the cell's scenario
+    warmup_scenario: Scenario  # the scenario of the shared warm-up (see SweepPlan)
     splits: tuple[float, ...]
     start: int  # replicates start .. stop - 1
     stop: int
@@ -39,7 +40,12 @@ class ChunkTask:
 def simulate_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     """Simulate one chunk: arrays with dims (split, replicate, ...) for its replicates."""
     return simulate_cell(
-        task.scenario, task.splits, range(task.start, task.stop), task.root_seed, task.engine
+        task.scenario,
+        task.splits,
+        range(task.start, task.stop),
+        task.root_seed,
+        task.engine,
+        warmup_scenario=task.warmup_scenario,
     )
 
 
@@ -56,6 +62,7 @@ def chunk_tasks(plan: SweepPlan, block_size: int) -> list[ChunkTask]:
     tasks = []
     for flat, (cell, values) in enumerate(plan.cells()):
         scenario = plan.cell_scenario(values)
+        warmup_scenario = plan.warmup_scenario(values)
         for start in range(0, plan.replicates, block_size):
             stop = min(start + block_size, plan.replicates)
             tasks.append(
@@ -63,6 +70,7 @@ def chunk_tasks(plan: SweepPlan, block_size: int) -> list[ChunkTask]:
                     key=f"{CHUNK_PREFIX}{flat:05d}-{start:07d}-{stop:07d}",
                     cell=cell,
                     scenario=scenario,
+                    warmup_scenario=warmup_scenario,
                     splits=plan.splits,
                     start=start,
                     stop=stop,

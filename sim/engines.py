@@ -27,11 +27,14 @@ def simulate_cell(
     replicates: Sequence[int],
     root_seed: int,
     engine: str,
+    warmup_scenario: Scenario | None = None,
 ) -> dict[str, np.ndarray]:
     """Simulate every split for each replicate; the warm-up runs once per replicate.
 
     Replicate k's streams come from (root_seed, k) alone, so the result does not depend
-    on which other replicates or splits are in the cell.
+    on which other replicates or splits are in the cell. The warm-up (if the scenario
+    has one) runs under ``warmup_scenario`` (default: ``scenario``), so that a sweep
+    can share one history across its swept values.
 
     Returns
     -------
@@ -43,13 +46,15 @@ def simulate_cell(
         outcomes = []
         for k in replicates:
             seeds = ReplicateSeeds(root_seed, k)
-            base = simpy_engine.initial_base(scenario, seeds)
+            base = simpy_engine.initial_base(warmup_scenario or scenario, seeds)
             outcomes.append([simpy_engine.simulate(scenario, s, seeds, base) for s in splits])
         return stack(outcomes)
     if engine == "fast":
         from sim import fast_engine
 
-        return fast_engine.simulate_cell(scenario, splits, replicates, root_seed)
+        return fast_engine.simulate_cell(
+            scenario, splits, replicates, root_seed, warmup_scenario=warmup_scenario
+        )
     raise ValueError(f"unknown engine {engine!r}; options are {list(ENGINES)}")
 
 

@@ -427,13 +427,19 @@ def simulate(scenario: Scenario, retention_share: float, seeds: ReplicateSeeds,
 
 
 def simulate_cell(scenario: Scenario, splits: Sequence[float], replicates: Sequence[int],
-                  root_seed: int) -> dict[str, np.ndarray]:  # fmt: skip
-    """Every split for each replicate, the warm-up once per replicate; dims (split, replicate, ...)."""
+                  root_seed: int, warmup_scenario: Scenario | None = None,
+                  ) -> dict[str, np.ndarray]:  # fmt: skip
+    """Every split for each replicate, the warm-up once per replicate; dims (split, replicate, ...).
+
+    The warm-up runs under ``warmup_scenario`` (default: ``scenario``).
+    """
     par = parameters(scenario)
+    warmup = scenario if warmup_scenario is None else warmup_scenario
+    warmup_par = par if warmup is scenario else parameters(warmup)
     outcomes = []
     for k in replicates:
         seeds = ReplicateSeeds(root_seed, k)
-        base = initial_base(scenario, seeds, par)
+        base = initial_base(warmup, seeds, warmup_par)
         streams = ReusableStreams(seeds, MAIN)
         outcomes.append([simulate(scenario, s, seeds, base, par, streams) for s in splits])
     return stack(outcomes)

@@ -135,20 +135,25 @@ def dotted_keys(table: Mapping, prefix: str = "") -> list[str]:
     return keys
 
 
-def parse_override(text: str) -> tuple[str, Any]:
-    """Split ``dotted.key=value`` and parse the value as TOML."""
+def parse_override(
+    text: str,
+    source: str = SET_SOURCE,
+    form: str = "dotted.key=value",
+    hint: str = 'a TOML value (quote strings: name="x"; numbers and [lists] as in TOML)',
+) -> tuple[str, Any]:
+    """Split ``dotted.key=value`` and parse the value as TOML.
+
+    ``source``, ``form`` and ``hint`` word the errors for the option that gave the text.
+    """
     key, sep, value_text = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ScenarioError([f"{SET_SOURCE} {text!r}: expected dotted.key=value"])
+        raise ScenarioError([f"{source} {text!r}: expected {form}"])
     try:
         value = tomllib.loads(f"v = {value_text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         raise ScenarioError(
-            [
-                f"{SET_SOURCE} {key}: value {value_text.strip()!r} is not a TOML value "
-                '(quote strings: name="x"; numbers and [lists] as in TOML)'
-            ]
+            [f"{source} {key}: value {value_text.strip()!r} is not {hint}"]
         ) from None
     return key, value
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -18,7 +17,15 @@ from typing import Any
 
 from sim.engines import ENGINES, SWEEP_DEFAULT_ENGINE
 from sim.scenario import Scenario
-from sim.scenario_files import scenario_hash, scenario_table, scenario_toml, validate, with_value
+from sim.scenario_files import (
+    ScenarioError,
+    parse_override,
+    scenario_hash,
+    scenario_table,
+    scenario_toml,
+    validate,
+    with_value,
+)
 
 MAX_SEED = 2**63 - 1  # the root seed is stored as a 64-bit integer attribute
 MAX_SPLITS = 1001
@@ -98,6 +105,16 @@ class SweepPlan:
     def cell_scenario(self, values: Mapping[str, Any]) -> Scenario:
         """The scenario of one cell: swept keys set, no sweep table left."""
         return with_value(self.scenario, values)
+
+    def warmup_scenario(self, values: Mapping[str, Any]) -> Scenario:
+        """The scenario the cell's warm-up runs under (DESIGN.md: shared history).
+
+        The warm-up is the business's past, shared by every split and swept value of a
+        replicate: it runs under the unswept scenario, except for swept keys of the
+        initial base itself (its length, budget and split), which define that past.
+        """
+        own = {k: v for k, v in values.items() if k.startswith("initial_base.")}
+        return with_value(self.scenario, own)
 
 
 def plan_sweep(
@@ -180,17 +197,15 @@ def parse_splits(text: str) -> list[float] | dict[str, float]:
 
 def parse_sweep(text: str) -> tuple[str, list]:
     """Split ``dotted.key=[v1, v2]`` into the key and its list of values (TOML)."""
-    key, sep, value_text = text.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise PlanError(f"{SWEEP_SOURCE} {text!r}: expected dotted.key=[v1, v2]")
     try:
-        values = tomllib.loads(f"v = {value_text.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        raise PlanError(
-            f"{SWEEP_SOURCE} {key}: {value_text.strip()!r} is not a TOML list "
-            '(e.g. [1.35, 2.7, 5.4]; quote strings: ["a", "b"])'
-        ) from None
+        key, values = parse_override(
+            text,
+            SWEEP_SOURCE,
+            form="dotted.key=[v1, v2]",
+            hint='a TOML list (e.g. [1.35, 2.7, 5.4]; quote strings: ["a", "b"])',
+        )
+    except ScenarioError as err:
+        raise PlanError("; ".join(err.problems)) from None
     if not isinstance(values, list) or not values:
         raise PlanError(
             f"{SWEEP_SOURCE} {key}: expected a non-empty [list] of values, got {values!r}"

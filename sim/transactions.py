@@ -390,9 +390,11 @@ def _csv_column(path: Path, header: list[str], role: str, given: str | None) -> 
         for name in CSV_DEFAULTS[role]:
             if name in lowered:
                 return lowered.index(name)
+        hint = " (one column: is the file whitespace-separated? try --format whitespace)"
         raise TransactionError(
             f"{path}: no {role} column found among {', '.join(map(repr, header))}; "
             f"name it with {OPTION_OF[role]} (tried {', '.join(CSV_DEFAULTS[role])})"
+            + (hint if len(header) == 1 else "")
         )
     if given in header:
         return header.index(given)
