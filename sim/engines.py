@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from sim import simpy_engine
-from sim.outcome import VARIABLES, Outcome
+from sim.outcome import VARIABLES, CohortReplay, Outcome
 from sim.scenario import Scenario
 from sim.streams import ReplicateSeeds
 
@@ -66,3 +66,33 @@ def stack(outcomes: list[list[Outcome]]) -> dict[str, np.ndarray]:
         )
         for name, var in VARIABLES.items()
     }
+
+
+def replay_cohort(
+    scenario: Scenario,
+    replay: CohortReplay,
+    replicates: Sequence[int],
+    root_seed: int,
+    engine: str,
+    retention_share: float | None = None,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Simulate a cohort arriving at given times (no warm-up base beyond the scenario's).
+
+    Returns the usual arrays with dims (replicate, ...) and the repeat orders per
+    reporting bin, dims (replicate, bin).
+    """
+    share = scenario.strategy.retention_share if retention_share is None else retention_share
+    if engine == "simpy":
+        module = simpy_engine
+    elif engine == "fast":
+        from sim import fast_engine as module
+    else:
+        raise ValueError(f"unknown engine {engine!r}; options are {list(ENGINES)}")
+    outcomes = []
+    for k in replicates:
+        seeds = ReplicateSeeds(root_seed, k)
+        base = module.initial_base(scenario, seeds)
+        outcomes.append(module.simulate(scenario, share, seeds, base, replay=replay))
+    one_split = stack([[o] for o in outcomes])  # dims (split = 1, replicate, ...)
+    binned = np.stack([o.repeat_orders_binned for o in outcomes])
+    return {name: values[0] for name, values in one_split.items()}, binned

@@ -38,7 +38,7 @@ from numba import njit
 
 from sim.engines import stack
 from sim.measures import finish_outcome, terminal_equity
-from sim.outcome import VARIABLES, Outcome
+from sim.outcome import VARIABLES, CohortReplay, Outcome
 from sim.population import CustomerBase, fresh_base
 from sim.response import paid_arrival_mean, retention_effects
 from sim.scenario import Scenario
@@ -49,6 +49,7 @@ INT_VARS = (
     "new_paid",
     "new_organic",
     "new_referral",
+    "new_scheduled",
     "alive",
     "targeted",
     "churned_natural",
@@ -67,7 +68,7 @@ FLOAT_VARS = (
     "contribution",
     "profit",
 )
-(NEW_PAID, NEW_ORGANIC, NEW_REFERRAL, ALIVE, TARGETED, CHURN_NAT, CHURN_FAIL, FIRST_N, REPEAT_N,
+(NEW_PAID, NEW_ORGANIC, NEW_REFERRAL, NEW_SCHEDULED, ALIVE, TARGETED, CHURN_NAT, CHURN_FAIL, FIRST_N, REPEAT_N,
  FAILED_N) = range(len(INT_VARS))  # fmt: skip
 (FIRST_REV, REPEAT_REV, ACQ_SPEND, RET_SPEND, RET_UNSPENT, SPEND_PC, CONTRIB, PROFIT) = range(
     len(FLOAT_VARS)
@@ -135,7 +136,8 @@ def _draw_rate(g, fixed, shape, rate):
 
 
 @njit(cache=True, inline="always")
-def _order(k, t, first, factor, j, g, par, fs, ist, last_order, alive, rec_i, rec_f):
+def _order(k, t, first, factor, j, g, par, fs, ist, last_order, alive, rec_i, rec_f, binned,
+           bin_width):  # fmt: skip
     """Customer k orders at time t; return False if a service failure made it leave."""
     if par[21] > 0.5:
         value = g.lognormal(par[22], par[23])
@@ -151,6 +153,10 @@ def _order(k, t, first, factor, j, g, par, fs, ist, last_order, alive, rec_i, re
     else:
         rec_i[REPEAT_N, j] += 1
         rec_f[REPEAT_REV, j] += value
+        if len(binned) > 0:  # repeat orders in fine reporting bins (backtests: weeks)
+            b = int(t // bin_width)
+            if 0 <= b < len(binned):
+                binned[b] += 1
     if par[28] > 0.0 and g.random() < par[28]:
         rec_i[FAILED_N, j] += 1
         if g.random() < par[29]:
@@ -162,7 +168,8 @@ def _order(k, t, first, factor, j, g, par, fs, ist, last_order, alive, rec_i, re
 
 @njit(cache=True, inline="always")
 def _live_month(k, start, end, lam_e, mu_e, rho, j, repeat_value, g_orders, g_ref, par, fs, ist,
-                last_order, alive, rec_i, rec_f, ref_times, nref):  # fmt: skip
+                last_order, alive, rec_i, rec_f, ref_times, nref, binned,
+                bin_width):  # fmt: skip
     """Customer k lives from ``start`` to ``end`` at constant rates; return referral count.
 
     The clocks hold unit-rate exponential budgets: a clock of rate q fires after
@@ -189,7 +196,7 @@ def _live_month(k, start, end, lam_e, mu_e, rho, j, repeat_value, g_orders, g_re
             return nref
         if dt == d_o:
             if not _order(k, now, False, repeat_value, j, g_orders, par, fs, ist, last_order,
-                          alive, rec_i, rec_f):  # fmt: skip
+                          alive, rec_i, rec_f, binned, bin_width):  # fmt: skip
                 return nref
             fs[k, CLOCK_O] = g_orders.exponential(1.0)
         else:
@@ -203,7 +210,7 @@ def _live_month(k, start, end, lam_e, mu_e, rho, j, repeat_value, g_orders, g_re
 @njit(cache=True)
 def _arrivals(times, source_var, g_traits, j, m, first_value, repeat_value, lam_f, mu_f, n,
               g_orders, g_churn, g_ref, par, fs, ist, last_order, alive, rec_i, rec_f,
-              ref_times, cohort_count):  # fmt: skip
+              ref_times, cohort_count, binned, bin_width):  # fmt: skip
     """Bring in one source's arrivals of month j (sorted times); return the new n or -1."""
     for t in times:
         if n == fs.shape[0]:
@@ -220,7 +227,7 @@ def _arrivals(times, source_var, g_traits, j, m, first_value, repeat_value, lam_
         ist[k, COHORT] = j
         rec_i[source_var, j] += 1
         if not _order(k, t, True, first_value, j, g_orders, par, fs, ist, last_order, alive,
-                      rec_i, rec_f):  # fmt: skip
+                      rec_i, rec_f, binned, bin_width):  # fmt: skip
             continue  # left after a failed first order: never counted as alive
         fs[k, CLOCK_O] = g_orders.exponential(1.0)
         fs[k, CLOCK_C] = g_churn.exponential(1.0)
@@ -228,7 +235,7 @@ def _arrivals(times, source_var, g_traits, j, m, first_value, repeat_value, lam_
         # arrivals refer from the next month on
         _live_month(k, t, m + 1.0, fs[k, LAM] * lam_f, fs[k, MU] * mu_f, 0.0, j, repeat_value,
                     g_orders, g_ref, par, fs, ist, last_order, alive, rec_i, rec_f, ref_times,
-                    0)  # fmt: skip
+                    0, binned, bin_width)  # fmt: skip
         if alive[k]:
             cohort_count[j + 1] += 1
     return n
@@ -237,8 +244,8 @@ def _arrivals(times, source_var, g_traits, j, m, first_value, repeat_value, lam_
 @njit(cache=True)
 def _run_months(first_month, budgets, shares, par, season_rate, season_first, season_repeat,
                 fs, ist, last_order, alive, n, acquired, g_paid_t, g_paid_tr, g_org_t, g_org_tr,
-                g_ref_t, g_ref_tr, g_orders, g_churn, rec_i, rec_f, cohort_alive,
-                ref_times, cohort_count):  # fmt: skip
+                g_ref_t, g_ref_tr, g_sched_tr, g_orders, g_churn, rec_i, rec_f, cohort_alive,
+                ref_times, cohort_count, scheduled, binned, bin_width):  # fmt: skip
     """Simulate len(budgets) months from ``first_month``; return (n, acquired) or (-1, 0)."""
     months = len(budgets)
     for j in range(months):
@@ -289,7 +296,7 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
                 continue
             nref = _live_month(k, float(m), m + 1.0, lam_e, mu_e, rho, j, repeat_value, g_orders,
                                g_ref_t, par, fs, ist, last_order, alive, rec_i, rec_f,
-                               ref_times, nref)  # fmt: skip
+                               ref_times, nref, binned, bin_width)  # fmt: skip
             if nref < 0:
                 return -1, 0
             if not alive[k]:
@@ -297,13 +304,16 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
 
         # the month's new customers, each source in arrival order
         referral_times = np.sort(ref_times[:nref])
+        first_due = np.searchsorted(scheduled, m)
+        due = scheduled[first_due : np.searchsorted(scheduled, m + 1.0)]
         for times, var, g_traits in ((paid_times, NEW_PAID, g_paid_tr),
                                      (organic_times, NEW_ORGANIC, g_org_tr),
-                                     (referral_times, NEW_REFERRAL, g_ref_tr)):  # fmt: skip
+                                     (referral_times, NEW_REFERRAL, g_ref_tr),
+                                     (due, NEW_SCHEDULED, g_sched_tr)):  # fmt: skip
             before = n
             n = _arrivals(times, var, g_traits, j, float(m), first_value, repeat_value, lam_f,
                           mu_f, n, g_orders, g_churn, g_ref_t, par, fs, ist, last_order, alive,
-                          rec_i, rec_f, ref_times, cohort_count)  # fmt: skip
+                          rec_i, rec_f, ref_times, cohort_count, binned, bin_width)  # fmt: skip
             if n < 0:
                 return -1, 0
             acquired += n - before
@@ -352,8 +362,10 @@ class _Run:
         self.ref_times = np.empty(max(1024, capacity // 4))
 
 
-def _run(scenario, par, streams, first_month, months, share, base):
+def _run(scenario, par, streams, first_month, months, share, base, replay=None):
     """Run the compiled loop, growing the arrays (and starting again) if they overflow."""
+    scheduled = np.zeros(0) if replay is None else np.asarray(replay.arrival_times, float)
+    bin_width = 1.0 if replay is None else float(replay.bin_width)
     budgets, shares = np.array(
         [monthly_budget(scenario, first_month + j, share) for j in range(months)]
     ).T.reshape(2, months)
@@ -364,17 +376,18 @@ def _run(scenario, par, streams, first_month, months, share, base):
         budgets.max(), scenario.acquisition.ceiling, scenario.acquisition.cac0
     )
     expected = (paid_mean + scenario.acquisition.organic_rate) * months
-    capacity = int(base.size + 1.5 * expected + 1024)
+    capacity = int(base.size + 1.5 * expected + len(scheduled) + 1024)
     while True:
         gens = streams.fresh()
         run = _Run(capacity, months, base, gens)
+        run.binned = np.zeros(0 if replay is None else replay.bins, np.int64)
         n, acquired = _run_months(
             first_month, budgets, shares, par, *seasonal, run.fs, run.ist, run.last_order,
             run.alive, base.size,
             base.acquired, gens["paid_times"], gens["paid_traits"], gens["organic_times"],
             gens["organic_traits"], gens["referral_times"], gens["referral_traits"],
-            gens["orders"], gens["churn"], run.rec_i, run.rec_f, run.cohort_alive, run.ref_times,
-            run.cohort_count,
+            gens["scheduled_traits"], gens["orders"], gens["churn"], run.rec_i, run.rec_f,
+            run.cohort_alive, run.ref_times, run.cohort_count, scheduled, run.binned, bin_width,
         )  # fmt: skip
         if n != CAPACITY_EXCEEDED:
             run.n, run.acquired = n, acquired
@@ -405,7 +418,8 @@ def initial_base(scenario: Scenario, seeds: ReplicateSeeds, par=None) -> Custome
 
 
 def simulate(scenario: Scenario, retention_share: float, seeds: ReplicateSeeds,
-             base: CustomerBase, par=None, streams=None) -> Outcome:  # fmt: skip
+             base: CustomerBase, par=None, streams=None,
+             replay: CohortReplay | None = None) -> Outcome:  # fmt: skip
     """One replicate of the horizon at one split, from a given base (see :func:`initial_base`).
 
     ``streams`` (a :class:`ReusableStreams` of ``seeds``' main phase) saves re-seeding
@@ -414,7 +428,7 @@ def simulate(scenario: Scenario, retention_share: float, seeds: ReplicateSeeds,
     par = parameters(scenario) if par is None else par
     streams = ReusableStreams(seeds, MAIN) if streams is None else streams
     horizon = scenario.horizon_months
-    run = _run(scenario, par, streams, 0, horizon, retention_share, base)
+    run = _run(scenario, par, streams, 0, horizon, retention_share, base, replay)
     n = run.n
     record = {name: run.rec_i[i].astype(VARIABLES[name].dtype) for i, name in enumerate(INT_VARS)}
     record.update({name: run.rec_f[i] for i, name in enumerate(FLOAT_VARS)})
@@ -423,7 +437,10 @@ def simulate(scenario: Scenario, retention_share: float, seeds: ReplicateSeeds,
     alive = run.alive[:n]
     lam, mu, nu = (run.fs[:n, row][alive] for row in (LAM, MU, NU))
     equities = terminal_equity(scenario, lam, mu, nu, last)
-    return finish_outcome(scenario, record, run.fs[:n, REVENUE], equities)
+    outcome = finish_outcome(scenario, record, run.fs[:n, REVENUE], equities)
+    if replay is not None:
+        outcome.repeat_orders_binned = run.binned
+    return outcome
 
 
 def simulate_cell(scenario: Scenario, splits: Sequence[float], replicates: Sequence[int],

@@ -33,6 +33,9 @@ VARIABLES: dict[str, Variable] = {
     "new_referral": Variable(
         "month", "customers per month", "New customers referred by customers", "int32"
     ),
+    "new_scheduled": Variable(
+        "month", "customers per month", "New customers at given times (a replayed cohort)", "int32"
+    ),
     "alive": Variable("month", "customers", "Active customers at month end", "int32"),
     "targeted": Variable(
         "month", "customers", "Customers targeted by retention at month start", "int32"
@@ -90,6 +93,19 @@ VARIABLES: dict[str, Variable] = {
 }
 
 
+@dataclass(frozen=True)
+class CohortReplay:
+    """Scheduled arrivals and fine reporting bins, for replaying a real cohort (backtests).
+
+    ``arrival_times`` are in months from time 0 (sorted); repeat orders are also counted
+    in ``bins`` bins of ``bin_width`` months from time 0 (e.g. weeks: 12 / 52).
+    """
+
+    arrival_times: np.ndarray
+    bin_width: float
+    bins: int
+
+
 @dataclass
 class Outcome:
     """One replicate at one split: ``arrays[name]`` for every name in :data:`VARIABLES`.
@@ -100,6 +116,7 @@ class Outcome:
     """
 
     arrays: dict[str, np.ndarray]
+    repeat_orders_binned: np.ndarray | None = None  # (bin,) with a CohortReplay
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.arrays[name]

@@ -15,7 +15,7 @@ import numpy as np
 import simpy
 
 from sim.measures import finish_outcome, terminal_equity
-from sim.outcome import Outcome
+from sim.outcome import CohortReplay, Outcome
 from sim.population import CustomerBase, draw_traits, fresh_base
 from sim.response import (
     calendar_month,
@@ -35,7 +35,9 @@ INF = math.inf
 class Shop:
     """State of one simulated shop: its customers, the month's conditions, the books."""
 
-    def __init__(self, env, scenario: Scenario, rngs, first_month, months, retention_share, base):
+    def __init__(
+        self, env, scenario: Scenario, rngs, first_month, months, retention_share, base, replay
+    ):
         self.env = env
         self.scenario = scenario
         self.rngs = rngs
@@ -74,6 +76,8 @@ class Shop:
         self.acquired = base.acquired
 
         self.rec = Outcome.empty(months).arrays
+        self.replay = replay
+        self.binned = np.zeros(replay.bins if replay else 0, np.int64)
         self.next_month = env.event()
         # shared by every customer process (one bound method each, not one per customer)
         self.order_clock = rngs["orders"].exponential
@@ -123,6 +127,10 @@ class Shop:
             count = rng.poisson(mean)
             times = m + np.sort(rng.random(count))
             self.env.process(arrivals(self.env, self, times, source))
+        if self.replay is not None:
+            scheduled = self.replay.arrival_times
+            due = scheduled[np.searchsorted(scheduled, m) : np.searchsorted(scheduled, m + 1.0)]
+            self.env.process(arrivals(self.env, self, due, "scheduled"))
 
     def end_month(self) -> None:
         """Record month-end stocks and the month's profit."""
@@ -167,6 +175,10 @@ class Shop:
         self.rec[f"{kind}_orders"][i] += 1
         self.rec[f"{kind}_revenue"][i] += value
         self.revenue[k] += value
+        if not first and len(self.binned):  # repeat orders in fine reporting bins (backtests)
+            b = int(self.env.now // self.replay.bin_width)
+            if 0 <= b < len(self.binned):
+                self.binned[b] += 1
         if self.p_fail > 0.0 and rng.random() < self.p_fail:
             self.rec["failed_orders"][i] += 1
             if rng.random() < self.p_leave:
@@ -260,10 +272,10 @@ def calendar(env, shop: Shop):
         yield env.timeout(1.0)
 
 
-def run_shop(scenario, rngs, first_month, months, retention_share, base) -> Shop:
+def run_shop(scenario, rngs, first_month, months, retention_share, base, replay=None) -> Shop:
     """Simulate ``months`` months from ``first_month`` on, starting from ``base``."""
     env = simpy.Environment(initial_time=float(first_month))
-    shop = Shop(env, scenario, rngs, first_month, months, retention_share, base)
+    shop = Shop(env, scenario, rngs, first_month, months, retention_share, base, replay)
     env.process(calendar(env, shop))  # first, so month 0's conditions exist before anyone acts
     for k in np.flatnonzero(base.alive):
         env.process(customer(env, shop, int(k), first_order=False))
@@ -300,13 +312,23 @@ def initial_base(scenario: Scenario, seeds: ReplicateSeeds) -> CustomerBase:
 
 
 def simulate(
-    scenario: Scenario, retention_share: float, seeds: ReplicateSeeds, base: CustomerBase
+    scenario: Scenario,
+    retention_share: float,
+    seeds: ReplicateSeeds,
+    base: CustomerBase,
+    replay: CohortReplay | None = None,
 ) -> Outcome:
-    """One replicate of the horizon at one split, from a given base (see :func:`initial_base`)."""
+    """One replicate of the horizon at one split, from a given base (see :func:`initial_base`).
+
+    ``replay`` adds scheduled arrivals and counts repeat orders in fine bins (backtests).
+    """
     shop = run_shop(
-        scenario, seeds.generators(MAIN), 0, scenario.horizon_months, retention_share, base
+        scenario, seeds.generators(MAIN), 0, scenario.horizon_months, retention_share, base, replay
     )
-    return finish(scenario, shop)
+    outcome = finish(scenario, shop)
+    if replay is not None:
+        outcome.repeat_orders_binned = shop.binned
+    return outcome
 
 
 def finish(scenario: Scenario, shop: Shop) -> Outcome:

@@ -22,6 +22,7 @@ PURPOSES = (
     "orders",
     "churn",
     "base_traits",
+    "scheduled_traits",  # appended last: earlier purposes keep their spawn keys
 )
 MAIN, WARMUP = 0, 1
 
