@@ -186,9 +186,14 @@ def pareto_nbd_log_likelihood(
         # F decreases in t, so F(t_x) >= F(T); equality (t_x = T) gives A0 = 0.
         ratio = np.minimum(np.exp(log_f_T - log_f_tx), 1.0)
         log_a0 = log_f_tx + np.log1p(-ratio)
-    # scipy's hyp2f1 returns NaN for large c (many transactions) with z near 1: integrate
-    # those customers' A0 numerically instead.
-    fallback = np.flatnonzero(~np.isfinite(log_a0) & (t_x < T))
+    # scipy's hyp2f1 returns NaN for large c (many transactions) with z near 1, and loses
+    # digits (1e-4 relative seen at s = 1 + 1e-12) when c - a - b is near an integer and
+    # z is near 1: integrate those customers' A0 numerically instead.
+    excess = np.full(x.shape, -s) if alpha >= beta else 1.0 - (r + x)
+    near_integer = np.abs(excess - np.round(excess)) < 1e-6
+    z_tx = abs(alpha - beta) / (max(alpha, beta) + t_x)
+    suspect = near_integer & (z_tx > 0.5)
+    fallback = np.flatnonzero((~np.isfinite(log_a0) | suspect) & (t_x < T))
     if fallback.size:
         log_a0 = np.array(log_a0, dtype=float, copy=True)
         for i in fallback:

@@ -182,7 +182,7 @@ def scenarios(draw) -> Scenario:
     return Scenario.model_validate(drop_none(raw))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, derandomize=True)
 @given(scenarios())
 def test_scenario_survives_a_toml_round_trip(scenario):
     text = scenario_toml(scenario)
