@@ -77,6 +77,8 @@ def likelihood_by_quadrature(r, alpha, s, beta, x, t_x, T):
 
 # alpha > beta, alpha < beta, alpha = beta, and z = |alpha - beta| / (max + t) near 1
 LIKELIHOOD_POINTS = [
+    # c - a - b = -s near an integer with z near 1: scipy's hyp2f1 loses digits here
+    (1.0, math.exp(4.0), 1.0 + 1e-12, math.exp(-3.0), 0, 0.0, 1.0),
     (0.553, 10.578, 0.606, 11.669, 2, 30.43, 38.86),
     (0.553, 10.578, 0.606, 11.669, 0, 0.0, 38.86),
     (2.0, 50.0, 0.3, 0.01, 5, 3.0, 40.0),
