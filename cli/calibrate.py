@@ -7,15 +7,13 @@ from pathlib import Path
 
 import click
 
-from cli.options import InvalidInput
+from cli.options import InvalidInput, calibration_end_option, transaction_options
 from sim.calibration import Calibration, CalibrationError, Fit, calibrate
 from sim.results_io import RunFolderError, check_path, write_text
 from sim.scenario_fragment import MODEL_UNIT, fragment_toml
 from sim.transactions import (
-    FORMATS,
     TIME_UNITS,
     TransactionError,
-    parse_date,
     read_transactions,
     summarize_customers,
 )
@@ -39,18 +37,6 @@ PARAMETER_LABELS = {
 }
 
 
-class DateType(click.ParamType):
-    """A calendar date, YYYY-MM-DD or YYYYMMDD."""
-
-    name = "DATE"
-
-    def convert(self, value, param, ctx):
-        try:
-            return parse_date(str(value))
-        except ValueError as err:
-            self.fail(str(err), param, ctx)
-
-
 @click.command(
     "calibrate",
     help="Fit the Pareto/NBD model (purchase rate ~ Gamma(r, alpha), churn hazard "
@@ -63,36 +49,8 @@ class DateType(click.ParamType):
     + CALIBRATE_EXAMPLES,
 )
 @click.argument("transactions", type=click.Path(dir_okay=False))
-@click.option(
-    "--calibration-end",
-    type=DateType(),
-    required=True,
-    help="Last day of the calibration period (included), YYYY-MM-DD.",
-)
-@click.option(
-    "--customer-col",
-    default=None,
-    help="Customer id column: a CSV header name, or a 1-based position (default: "
-    "customer_id, customer, ... in CSV; 1 in whitespace text).",
-)
-@click.option(
-    "--date-col",
-    default=None,
-    help="Date column (default: date, order_date, ... in CSV; 3 in whitespace text).",
-)
-@click.option(
-    "--amount-col",
-    default=None,
-    help="Amount column (default: amount, sales, value, ... in CSV; 5 in whitespace text).",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="auto",
-    show_default=True,
-    help="File layout; auto reads a first line with a comma as CSV.",
-)
+@calibration_end_option
+@transaction_options
 @click.option(
     "--time-unit",
     type=click.Choice(TIME_UNITS),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cli.backtest import backtest_command
 from cli.calibrate import calibrate_command
 from cli.options import scenario_errors, set_option
 from cli.run import facts, run
@@ -45,6 +46,7 @@ cli.add_command(summary)
 cli.add_command(run)
 cli.add_command(facts)
 cli.add_command(calibrate_command)
+cli.add_command(backtest_command)
 
 from cli.plot import compare, plot  # noqa: E402
 

@@ -7,6 +7,7 @@ import functools
 import click
 
 from sim.scenario_files import ScenarioError
+from sim.transactions import FORMATS, parse_date
 
 
 class InvalidInput(click.ClickException):
@@ -39,3 +40,61 @@ def scenario_errors(func):
             raise InvalidInput(f"invalid scenario:\n{lines}") from None
 
     return wrapper
+
+
+# -- transaction logs (calibrate, backtest) ------------------------------------------------
+class DateType(click.ParamType):
+    """A calendar date, YYYY-MM-DD or YYYYMMDD."""
+
+    name = "DATE"
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_date(str(value))
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
+def calibration_end_option(func):
+    """`--calibration-end DATE` (required)."""
+    return click.option(
+        "--calibration-end",
+        type=DateType(),
+        required=True,
+        help="Last day of the calibration period (included), YYYY-MM-DD.",
+    )(func)
+
+
+def transaction_options(func):
+    """The columns and layout of a transaction log: --customer-col, --date-col, --amount-col, --format."""
+    for option in reversed(
+        [
+            click.option(
+                "--customer-col",
+                default=None,
+                help="Customer id column: a CSV header name, or a 1-based position (default: "
+                "customer_id, customer, ... in CSV; 1 in whitespace text).",
+            ),
+            click.option(
+                "--date-col",
+                default=None,
+                help="Date column (default: date, order_date, ... in CSV; 3 in whitespace text).",
+            ),
+            click.option(
+                "--amount-col",
+                default=None,
+                help="Amount column (default: amount, sales, value, ... in CSV; 5 in whitespace "
+                "text).",
+            ),
+            click.option(
+                "--format",
+                "fmt",
+                type=click.Choice(FORMATS),
+                default="auto",
+                show_default=True,
+                help="File layout; auto reads a first line with a comma as CSV.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func

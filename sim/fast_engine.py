@@ -83,6 +83,8 @@ P_NAMES = (
     "repeat_factor", "p_fail", "p_leave", "margin", "start_month",
 )  # fmt: skip
 P = {name: i for i, name in enumerate(P_NAMES)}
+# the same positions as constants, which numba folds into the compiled code
+(P_RECENCY, P_C_MAX, P_U_MAX, P_C_U, P_V_MAX, P_C_V, P_C_F, P_K_F, P_CEILING, P_CAC0, P_ORGANIC, P_MARKET, P_RHO, P_BOOST, P_LOYALTY_K, P_LAM_FIXED, P_LAM_SHAPE, P_LAM_RATE, P_MU_FIXED, P_MU_SHAPE, P_MU_RATE, P_LOGNORMAL, P_LOG_MU, P_LOG_SIGMA, P_GG_P, P_GG_Q, P_GG_V, P_REPEAT_FACTOR, P_P_FAIL, P_P_LEAVE, P_MARGIN, P_START_MONTH) = range(len(P_NAMES))  # fmt: skip
 CAPACITY_EXCEEDED = -1
 
 
@@ -95,7 +97,8 @@ def parameters(scenario: Scenario) -> np.ndarray:
     sigma2 = math.log1p(v.cv**2) if lognormal else 0.0
 
     def rate(g):
-        return (1.0, g.fixed, 1.0, 1.0) if g.fixed is not None else (0.0, 0.0, g.shape, g.rate)
+        """(1 if fixed else 0, the fixed rate or the gamma shape, the gamma rate)."""
+        return (1.0, g.fixed, 1.0) if g.fixed is not None else (0.0, g.shape, g.rate)
 
     lam, mu = rate(c.purchase_rate), rate(c.churn_hazard)
     values = dict(
@@ -104,8 +107,8 @@ def parameters(scenario: Scenario) -> np.ndarray:
         k_f=r.fatigue_slope, ceiling=a.ceiling, cac0=a.cac0, organic=a.organic_rate,
         market=a.market_size or 0.0, rho=a.referral_rate, boost=a.loyalty_boost,
         loyalty_k=float(a.loyalty_orders),
-        lam_fixed=lam[0], lam_shape=lam[2], lam_rate=lam[3],
-        mu_fixed=mu[0], mu_shape=mu[2], mu_rate=mu[3],
+        lam_fixed=lam[0], lam_shape=lam[1], lam_rate=lam[2],
+        mu_fixed=mu[0], mu_shape=mu[1], mu_rate=mu[2],
         lognormal=float(lognormal),
         log_mu=math.log(v.mean) - sigma2 / 2.0 if lognormal else 0.0,
         log_sigma=math.sqrt(sigma2), gg_p=v.p or 0.0, gg_q=v.q or 0.0, gg_v=v.v or 0.0,
@@ -113,19 +116,15 @@ def parameters(scenario: Scenario) -> np.ndarray:
         p_leave=c.service.leave_probability, margin=s.economics.gross_margin,
         start_month=float(s.start_month),
     )  # fmt: skip
-    if lam[0]:
-        values["lam_shape"] = lam[1]  # fixed rate carried in the shape slot
-    if mu[0]:
-        values["mu_shape"] = mu[1]
     return np.array([values[name] for name in P_NAMES])
 
 
 # columns of the per-customer state arrays (one row per customer)
 LAM, MU, NU, REVENUE, CLOCK_O, CLOCK_C, CLOCK_R = range(7)  # float state
 ORDERS, COHORT = range(2)  # integer state
-# last_order and alive are separate contiguous arrays: the month-start and month-end
-# passes scan them over every customer, and a scan of one field of a row-per-customer
-# array would read a whole cache line per customer
+# last_order and alive are separate contiguous arrays: the month-start pass scans them
+# over every customer, and a scan of one field of a row-per-customer array would read a
+# whole cache line per customer
 
 
 @njit(cache=True, inline="always")
@@ -139,10 +138,10 @@ def _draw_rate(g, fixed, shape, rate):
 def _order(k, t, first, factor, j, g, par, fs, ist, last_order, alive, rec_i, rec_f, binned,
            bin_width):  # fmt: skip
     """Customer k orders at time t; return False if a service failure made it leave."""
-    if par[21] > 0.5:
-        value = g.lognormal(par[22], par[23])
+    if par[P_LOGNORMAL] > 0.5:
+        value = g.lognormal(par[P_LOG_MU], par[P_LOG_SIGMA])
     else:
-        value = g.gamma(par[24], 1.0 / fs[k, NU])
+        value = g.gamma(par[P_GG_P], 1.0 / fs[k, NU])
     value *= factor
     ist[k, ORDERS] += 1
     last_order[k] = t
@@ -157,9 +156,9 @@ def _order(k, t, first, factor, j, g, par, fs, ist, last_order, alive, rec_i, re
             b = int(t // bin_width)
             if 0 <= b < len(binned):
                 binned[b] += 1
-    if par[28] > 0.0 and g.random() < par[28]:
+    if par[P_P_FAIL] > 0.0 and g.random() < par[P_P_FAIL]:
         rec_i[FAILED_N, j] += 1
-        if g.random() < par[29]:
+        if g.random() < par[P_P_LEAVE]:
             rec_i[CHURN_FAIL, j] += 1
             alive[k] = False
             return False
@@ -218,9 +217,11 @@ def _arrivals(times, source_var, g_traits, j, m, first_value, repeat_value, lam_
         k = n
         n += 1
         # traits in the SimPy order: purchase rate, churn hazard, spend scale
-        fs[k, LAM] = _draw_rate(g_traits, par[15], par[16], par[17])
-        fs[k, MU] = _draw_rate(g_traits, par[18], par[19], par[20])
-        fs[k, NU] = g_traits.gamma(par[25], 1.0 / par[26]) if par[21] < 0.5 else np.nan
+        fs[k, LAM] = _draw_rate(g_traits, par[P_LAM_FIXED], par[P_LAM_SHAPE], par[P_LAM_RATE])
+        fs[k, MU] = _draw_rate(g_traits, par[P_MU_FIXED], par[P_MU_SHAPE], par[P_MU_RATE])
+        fs[k, NU] = (
+            g_traits.gamma(par[P_GG_Q], 1.0 / par[P_GG_V]) if par[P_LOGNORMAL] < 0.5 else np.nan
+        )
         fs[k, REVENUE] = 0.0
         alive[k] = True
         ist[k, ORDERS] = 0
@@ -251,32 +252,34 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
     for j in range(months):
         m = first_month + j
         # month start: read and hold everything that couples customers
-        oldest = m - par[0]
+        oldest = m - par[P_RECENCY]
         targeted = 0
         for k in range(n):
             if last_order[k] >= oldest:
                 targeted += 1
         acquisition = (1.0 - shares[j]) * budgets[j]
         retention = shares[j] * budgets[j]
-        c = min(retention / targeted, par[1]) if targeted > 0 else 0.0
-        uplift = 1.0 + par[2] * -math.expm1(-c / par[3])
-        care = 1.0 - par[4] * -math.expm1(-c / par[5])
-        fatigue = 1.0 + par[7] * max(0.0, c - par[6]) / par[6]
-        cal = (int(par[31]) - 1 + m) % 12
+        c = min(retention / targeted, par[P_C_MAX]) if targeted > 0 else 0.0
+        uplift = 1.0 + par[P_U_MAX] * -math.expm1(-c / par[P_C_U])
+        care = 1.0 - par[P_V_MAX] * -math.expm1(-c / par[P_C_V])
+        fatigue = 1.0 + par[P_K_F] * max(0.0, c - par[P_C_F]) / par[P_C_F]
+        cal = (int(par[P_START_MONTH]) - 1 + m) % 12
         lam_f = uplift * season_rate[cal]
         mu_f = care * fatigue
         first_value = season_first[cal]
-        repeat_value = par[27] * season_repeat[cal]
-        market_acquired = min(1.0, acquired / par[11]) if par[11] > 0.0 else 0.0
+        repeat_value = par[P_REPEAT_FACTOR] * season_repeat[cal]
+        market_acquired = min(1.0, acquired / par[P_MARKET]) if par[P_MARKET] > 0.0 else 0.0
         room = 1.0 - market_acquired
         rec_i[TARGETED, j] = targeted
         rec_f[SPEND_PC, j] = c
         rec_f[ACQ_SPEND, j] = acquisition
         rec_f[RET_SPEND, j] = c * targeted
         rec_f[RET_UNSPENT, j] = retention - c * targeted
-        paid_mean = room * par[8] * -math.expm1(-acquisition / (par[8] * par[9]))
+        paid_mean = (
+            room * par[P_CEILING] * -math.expm1(-acquisition / (par[P_CEILING] * par[P_CAC0]))
+        )
         paid_times = m + np.sort(g_paid_t.random(g_paid_t.poisson(paid_mean)))
-        organic_times = m + np.sort(g_org_t.random(g_org_t.poisson(par[10] * room)))
+        organic_times = m + np.sort(g_org_t.random(g_org_t.poisson(par[P_ORGANIC] * room)))
 
         # the customers active at the month start live through the month
         nref = 0
@@ -285,7 +288,14 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
                 continue
             rho = 0.0
             if ist[k, COHORT] < j:
-                rho = par[12] * room * (1.0 + par[13] * min(ist[k, ORDERS], par[14]) / par[14])
+                rho = (
+                    par[P_RHO]
+                    * room
+                    * (
+                        1.0
+                        + par[P_BOOST] * min(ist[k, ORDERS], par[P_LOYALTY_K]) / par[P_LOYALTY_K]
+                    )
+                )
             lam_e = fs[k, LAM] * lam_f
             mu_e = fs[k, MU] * mu_f
             # most customer-months see no event: carry the clocks over without a call
@@ -325,7 +335,7 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
             cohort_alive[c, j] = cohort_count[c]
             alive_count += cohort_count[c]
         rec_i[ALIVE, j] = alive_count
-        rec_f[CONTRIB, j] = par[30] * (rec_f[FIRST_REV, j] + rec_f[REPEAT_REV, j])
+        rec_f[CONTRIB, j] = par[P_MARGIN] * (rec_f[FIRST_REV, j] + rec_f[REPEAT_REV, j])
         rec_f[PROFIT, j] = rec_f[CONTRIB, j] - rec_f[ACQ_SPEND, j] - rec_f[RET_SPEND, j]
     return n, acquired
 

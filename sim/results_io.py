@@ -10,6 +10,7 @@ A run folder holds::
     results.nc      the Dataset (NetCDF4 via h5netcdf); present only once complete
     summary.csv     per-split summary, one row per cell and split
     summary.md      the same as Markdown tables
+    weekly.csv      a backtest's weekly series (backtest folders hold no scenario or dataset)
     plots/          the run's figures (written by sim.plot_files)
     partial/        finished chunks of an unfinished sweep (removed when complete)
 """
@@ -39,6 +40,7 @@ RESULTS_FILE = "results.nc"
 SCENARIO_FILE = "scenario.toml"
 SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
+WEEKLY_CSV = "weekly.csv"
 PARTIAL_DIR = "partial"
 MANIFEST_FILE = "manifest.json"
 TEMP_SUFFIX = ".tmp"
@@ -161,8 +163,8 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_run_text(run_dir: Path, name: str, text: str) -> Path:
-    """Write one of the run's text files (scenario, summaries) atomically; return its path."""
-    if name not in (SCENARIO_FILE, SUMMARY_CSV, SUMMARY_MD):
+    """Write one of the run's text files (scenario, summaries, weekly series) atomically."""
+    if name not in (SCENARIO_FILE, SUMMARY_CSV, SUMMARY_MD, WEEKLY_CSV):
         raise ValueError(f"not a run text file: {name!r}")
     path = Path(run_dir) / name
     write_text(path, text)
