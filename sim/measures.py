@@ -12,23 +12,6 @@ from sim.response import RetentionEffects
 from sim.scenario import Scenario
 
 
-def seasonal_averages(scenario: Scenario) -> tuple[float, float]:
-    """(mean order-rate multiplier, order-weighted mean repeat-value multiplier) over a year.
-
-    Customer equity looks past the horizon, where seasons keep cycling; these averages
-    reduce to 1 with flat seasonality, giving DESIGN.md's formula exactly.
-    """
-    season = scenario.customers.seasonality
-    rate_mean = float(np.mean(season.order_rate))
-    if rate_mean == 0.0:
-        return 0.0, 1.0
-    value_mean = sum(
-        r * v for r, v in zip(season.order_rate, season.repeat_order_value, strict=True)
-    )
-    value_mean /= 12 * rate_mean
-    return rate_mean, value_mean
-
-
 def terminal_equity(
     scenario: Scenario,
     purchase_rate: np.ndarray,
@@ -38,6 +21,10 @@ def terminal_equity(
 ) -> np.ndarray:
     """Customer equity at the horizon of each active customer under the last month's effects.
 
+    DESIGN.md's CE_i with the effective rates (traits times the last month's retention
+    effects; no seasonal multiplier) and v_rep the mean repeat order value of the
+    customer (mean first-order value times 1 + repeat premium).
+
     Parameters
     ----------
     purchase_rate, churn_hazard : traits lambda_i and mu_i (per month), dims (customer,).
@@ -46,12 +33,11 @@ def terminal_equity(
     """
     value = scenario.customers.order_value
     service = scenario.customers.service
-    rate_mean, value_mean = seasonal_averages(scenario)
     mean_spend = value.mean if value.model == "lognormal" else value.p / spend_scale
     return customer_equity(
-        purchase_rate=purchase_rate * effects.purchase_multiplier * rate_mean,
+        purchase_rate=purchase_rate * effects.purchase_multiplier,
         churn_hazard=churn_hazard * effects.hazard_multiplier,
-        repeat_value=mean_spend * (1.0 + value.repeat_premium) * value_mean,
+        repeat_value=mean_spend * (1.0 + value.repeat_premium),
         gross_margin=scenario.economics.gross_margin,
         retention_cost=effects.spend_per_customer,
         leave_rate_per_order=service.failure_probability * service.leave_probability,

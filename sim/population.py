@@ -59,7 +59,7 @@ class CustomerBase:
 
 
 def fresh_base(rng: np.random.Generator, customers: Customers, count: int) -> CustomerBase:
-    """``count`` customers drawn from the priors, each with one order placed just before 0.
+    """``count`` customers drawn from the priors, each with one order placed at time 0.
 
     No survivor bias: use a warm-up for a realistic established base.
     """

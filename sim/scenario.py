@@ -19,6 +19,9 @@ Positive = Annotated[float, Field(gt=0.0)]
 Money = Annotated[float, Field(ge=0.0)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Multipliers12 = Annotated[list[NonNegative], Field(min_length=12, max_length=12)]
+# Plausibility caps: beyond them a replicate would not fit in memory or never finish.
+MAX_CUSTOMERS_PER_MONTH = 1.0e6
+MAX_RATE_PER_MONTH = 1000.0
 
 
 class Strict(BaseModel):
@@ -45,13 +48,13 @@ class Strategy(Strict):
 
 
 class Acquisition(Strict):
-    ceiling: Positive = Field(
+    ceiling: Annotated[float, Field(gt=0.0, le=MAX_CUSTOMERS_PER_MONTH)] = Field(
         description="N_max: ceiling of paid new customers a month (customers per month)."
     )
     cac0: Positive = Field(
         description="CAC_0: cost of the first, cheapest paid customers (currency per customer)."
     )
-    organic_rate: NonNegative = Field(
+    organic_rate: Annotated[float, Field(ge=0.0, le=MAX_CUSTOMERS_PER_MONTH)] = Field(
         0.0, description="Organic new customers (customers per month)."
     )
     market_size: Positive | None = Field(
@@ -87,6 +90,11 @@ class GammaRate(Strict):
             raise ValueError("give either 'fixed' or 'shape' and 'rate', not both")
         if self.fixed is None and (self.shape is None or self.rate is None):
             raise ValueError("give 'fixed', or both 'shape' and 'rate'")
+        if self.mean > MAX_RATE_PER_MONTH:
+            raise ValueError(
+                f"mean rate {self.mean:g} a month (shape / rate, or fixed) is implausible; "
+                f"at most {MAX_RATE_PER_MONTH:g} a month is allowed"
+            )
         return self
 
     @property
@@ -105,8 +113,9 @@ class OrderValue(Strict):
     mean: Positive | None = Field(
         None, description="Mean first-order value (currency per order), lognormal model."
     )
-    cv: Positive | None = Field(
-        None, description="Coefficient of variation of order values (ratio), lognormal model."
+    cv: Annotated[float, Field(gt=0.0, le=100.0)] | None = Field(
+        None,
+        description="Coefficient of variation of order values (ratio, at most 100), lognormal model.",
     )
     p: Positive | None = Field(None, description="Gamma-Gamma shape of order values (p).")
     q: Positive | None = Field(None, description="Gamma-Gamma shape of customers' scale (q).")
@@ -133,13 +142,6 @@ class OrderValue(Strict):
         if self.model == "gamma_gamma" and self.q <= 1.0:
             raise ValueError("gamma_gamma needs q > 1 for customers' mean spend to be finite")
         return self
-
-    @property
-    def mean_first(self) -> float:
-        """Mean first-order value across customers (currency per order)."""
-        if self.model == "lognormal":
-            return self.mean
-        return self.p * self.v / (self.q - 1.0)
 
 
 class Seasonality(Strict):
@@ -220,8 +222,10 @@ class InitialBase(Strict):
         description="'none' (a new business), 'fresh' (count customers drawn from the priors) "
         "or 'warmup' (months of history under a stated budget and split).",
     )
-    count: int | None = Field(None, ge=0, description="Customers in a fresh base (customers).")
-    months: int | None = Field(None, ge=1, description="Warm-up length W (months).")
+    count: int | None = Field(
+        None, ge=0, le=10_000_000, description="Customers in a fresh base (customers)."
+    )
+    months: int | None = Field(None, ge=1, le=600, description="Warm-up length W (months).")
     budget: Money | None = Field(None, description="Warm-up budget (currency per month).")
     retention_share: Share | None = Field(None, description="Warm-up retention share (share).")
 
@@ -270,7 +274,9 @@ Engine = Literal["simpy", "fast"]
 
 class RunSettings(Strict):
     replicates: int = Field(1000, ge=1, description="Monte Carlo replicates per cell.")
-    seed: int = Field(20261126, ge=0, description="Root seed of every random stream.")
+    seed: int = Field(
+        20261126, ge=0, le=2**63 - 1, description="Root seed of every random stream (64-bit)."
+    )
     splits: list[Share] | SplitRange = Field(
         SplitRange(), description="Retention shares to sweep: a list, or {start, stop, step}."
     )

@@ -22,6 +22,8 @@ from sim.scenario import Scenario
 
 SET_SOURCE = "--set"
 NOT_SWEEPABLE = ("name", "description", "run", "sweep", "strategy.retention_share")
+# Swept values must not change the shape of the arrays every cell of a sweep shares.
+SHAPE_KEYS = ("horizon_months",)
 
 
 class ScenarioError(ValueError):
@@ -43,6 +45,19 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     raw, origin = read_merged(Path(path))
     for text in overrides:
         key, value = parse_override(text)
+        *table_path, leaf = key.split(".")
+        if leaf in SWITCH_KEYS and table_path and table_path[0] != "sweep":
+            # switching a table's form (initial_base.kind, order_value.model) replaces the
+            # table, as `extends` does: the other form's keys would not apply
+            table = ".".join(table_path)
+            try:
+                current = get_dotted(raw, table)
+            except (KeyError, TypeError):
+                current = None
+            if isinstance(current, dict) and current.get(leaf, value) != value:
+                set_dotted(raw, table, {})
+                for stale in [k for k in origin if k.startswith(f"{table}.")]:
+                    del origin[stale]
         set_dotted(raw, key, value)
         # A table given whole replaces the file's keys below it, so they no longer name it.
         for stale in [k for k in origin if k.startswith(f"{key}.")]:
@@ -198,6 +213,12 @@ def validate(raw: dict, origin: Mapping[str, str], default_source: str) -> Scena
                 "name, description, run and sweep settings are not model parameters)"
             )
             continue
+        if key in SHAPE_KEYS:
+            problems.append(
+                f"{source}: sweep.{key}: cannot be swept, it changes the month dimension "
+                "that every cell shares; run one sweep per value instead"
+            )
+            continue
         if _field_for(key) is None:
             problems.append(f"{source}: sweep.{key}: {unknown_key_message(key)}")
             continue
@@ -326,6 +347,9 @@ def _is_union_tag(part) -> bool:
 
 
 def _source_of(key: str, origin: Mapping[str, str], default: str) -> str:
+    """The file (or --set) a failing key came from; for a table, a --set inside it wins."""
+    if any(k.startswith(f"{key}.") and src == SET_SOURCE for k, src in origin.items()):
+        return SET_SOURCE
     parts = key.split(".")
     for n in range(len(parts), 0, -1):
         found = origin.get(".".join(parts[:n]))

@@ -90,7 +90,7 @@ class Shop:
         """Take month m's budget decision and fix every rate for the month."""
         s = self.scenario
         i = m - self.first_month
-        self.month, self.index = m, i
+        self.index = i
         self.month_end = float(m + 1)
         budget, share = monthly_budget(s, m, self.retention_share)
         acquisition_budget, retention_budget = split_budget(budget, share)
@@ -222,7 +222,7 @@ def customer(env, shop: Shop, k: int, first_order: bool):
     if first_order and not shop.place_order(k, first=True):
         return
     # This loop runs once per customer and month: names are bound once here, and the
-    # rates are those of Shop.rates, inlined (same arithmetic, same draws).
+    # month's rates are the traits times the factors Shop.start_month fixed.
     order_clock, churn_clock, referral_clock = (
         shop.order_clock,
         shop.churn_clock,

@@ -18,6 +18,7 @@ from typing import Any
 from sim.engines import ENGINES, SWEEP_DEFAULT_ENGINE
 from sim.scenario import Scenario
 from sim.scenario_files import (
+    SHAPE_KEYS,
     ScenarioError,
     parse_override,
     scenario_hash,
@@ -29,8 +30,6 @@ from sim.scenario_files import (
 
 MAX_SEED = 2**63 - 1  # the root seed is stored as a 64-bit integer attribute
 MAX_SPLITS = 1001
-# Swept values must not change the shape of the arrays every cell shares.
-SHAPE_KEYS = ("horizon_months",)
 SPLITS_SOURCE, SWEEP_SOURCE = "--splits", "--sweep"
 
 

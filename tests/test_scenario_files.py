@@ -479,10 +479,15 @@ def test_sweep_with_an_invalid_value_names_key_and_value(tmp_path):
 
 
 def test_sweep_value_of_the_wrong_type_is_refused(tmp_path):
-    path = write_scenario(tmp_path, sweep={"horizon_months": [12, 24.5]})
+    path = write_scenario(tmp_path, sweep={"acquisition.loyalty_orders": [12, 24.5]})
     message = error_of(path)
-    assert f"{path}: sweep.horizon_months: value 24.5: " in message
+    assert f"{path}: sweep.acquisition.loyalty_orders: value 24.5: " in message
     assert "valid integer" in message
+
+
+def test_sweeping_the_horizon_is_refused_because_it_changes_the_month_dim(tmp_path):
+    path = write_scenario(tmp_path, sweep={"horizon_months": [12, 24]})
+    assert f"{path}: sweep.horizon_months: cannot be swept" in error_of(path)
 
 
 @pytest.mark.parametrize(
@@ -509,11 +514,12 @@ def test_sweep_error_from_set_names_set(tmp_path):
 
 def test_valid_sweep_is_kept(tmp_path):
     path = write_scenario(
-        tmp_path, sweep={"customers.churn_hazard.rate": [5.4, 2.7], "horizon_months": [12, 24]}
+        tmp_path,
+        sweep={"customers.churn_hazard.rate": [5.4, 2.7], "acquisition.loyalty_orders": [5, 10]},
     )
     assert load_scenario(path).sweep == {
         "customers.churn_hazard.rate": [5.4, 2.7],
-        "horizon_months": [12, 24],
+        "acquisition.loyalty_orders": [5, 10],
     }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.scenario import Scenario
+from sim.scenario import MAX_CUSTOMERS_PER_MONTH, MAX_RATE_PER_MONTH, Scenario
 from sim.scenario_files import scenario_from_toml, scenario_hash, scenario_toml
 
 BIG = 1e9
@@ -36,15 +36,24 @@ def optional(strategy):
 
 @st.composite
 def gamma_rates(draw):
+    # mean rate (fixed, or shape / rate) at most MAX_RATE_PER_MONTH
     if draw(st.booleans()):
-        return {"fixed": draw(non_negative)}
-    return {"shape": draw(positive), "rate": draw(positive)}
+        return {"fixed": draw(floats(max_value=MAX_RATE_PER_MONTH))}
+    rate = draw(floats(min_value=1e-3, max_value=1e6))
+    return {
+        "shape": draw(floats(max_value=0.999 * MAX_RATE_PER_MONTH * rate, exclude_min=True)),
+        "rate": rate,
+    }
 
 
 @st.composite
 def order_values(draw):
     if draw(st.booleans()):
-        table = {"model": "lognormal", "mean": draw(positive), "cv": draw(positive)}
+        table = {
+            "model": "lognormal",
+            "mean": draw(positive),
+            "cv": draw(floats(max_value=100.0, exclude_min=True)),
+        }
     else:
         table = {
             "model": "gamma_gamma",
@@ -115,9 +124,9 @@ def scenarios(draw) -> Scenario:
         "strategy": draw(optional(st.fixed_dictionaries({"retention_share": share}))),
         "acquisition": drop_none(
             {
-                "ceiling": draw(positive),
+                "ceiling": draw(floats(max_value=MAX_CUSTOMERS_PER_MONTH, exclude_min=True)),
                 "cac0": draw(positive),
-                "organic_rate": draw(optional(non_negative)),
+                "organic_rate": draw(optional(floats(max_value=MAX_CUSTOMERS_PER_MONTH))),
                 "market_size": draw(optional(positive)),
                 "referral_rate": draw(optional(non_negative)),
                 "loyalty_boost": draw(optional(non_negative)),

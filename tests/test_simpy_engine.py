@@ -467,3 +467,46 @@ def test_paid_customers_traits_do_not_depend_on_the_split(engine):
         for i in range(len(splits)):
             expected = per_rate * rates[: paid[i]].sum()
             np.testing.assert_allclose(out["customer_equity"][i, j], expected, rtol=1e-9)
+
+
+def test_coupling_rules_match_closed_forms(engine):
+    """Referrals, organic arrivals, the finite market and the calendar in month 0.
+
+    A fresh base of N customers (one order each, so loyalty factor 1 + boost / K), no
+    churn, fixed purchase rate lam, market size M, referral rate rho, organic rate a,
+    start in November with order-rate multiplier 2 (December 3). In month 0 theory gives
+    Poisson counts with means: referrals N rho (1 - N/M)(1 + boost/K); organic
+    a (1 - N/M); repeat orders 2 lam (N + arrivals / 2), as the month's arrivals (at
+    uniform times, referrals included) order for half a month on average. Tolerance: 4
+    standard errors of the mean over R replicates.
+    """
+    n, market, rho, boost, k, a, lam = 400, 2000.0, 0.05, 0.5, 10, 30.0, 0.25
+    scenario = make_scenario(
+        CLOSED_FORM,
+        {
+            "start_month": 11,
+            "horizon_months": 2,
+            "initial_base": {"kind": "fresh", "count": n},
+            "acquisition.organic_rate": a,
+            "acquisition.market_size": market,
+            "acquisition.referral_rate": rho,
+            "acquisition.loyalty_boost": boost,
+            "acquisition.loyalty_orders": k,
+            "customers.purchase_rate": {"fixed": lam},
+            "customers.churn_hazard": {"fixed": 0.0},
+            "customers.seasonality": {"order_rate": [1.0] * 10 + [2.0, 3.0]},
+        },
+    )
+    replicates = 300
+    arrays = simulate_cell(scenario, [0.0], range(replicates), 11, engine)
+    room = 1.0 - n / market
+    referrals = n * rho * room * (1.0 + boost / k)
+    expected = {
+        "new_referral": referrals,
+        "new_organic": a * room,
+        "repeat_orders": 2.0 * lam * (n + (referrals + a * room) / 2.0),
+    }
+    for name, mean in expected.items():
+        counts = arrays[name][0, :, 0]
+        se = counts.std(ddof=1) / math.sqrt(replicates)  # the sample's own standard error
+        assert abs(counts.mean() - mean) < 4 * se, (name, counts.mean(), mean, se)

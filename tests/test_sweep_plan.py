@@ -136,12 +136,12 @@ def test_a_sweep_option_with_an_unknown_key_is_refused():
 
 
 def test_sweeping_the_horizon_is_refused_because_it_changes_the_month_dim():
-    with pytest.raises(PlanError, match="horizon_months: cannot be swept"):
+    with pytest.raises(ScenarioError, match="horizon_months: cannot be swept"):
         plan_sweep(
             load_scenario(NEW_BUSINESS, TINY), engine="simpy", sweeps=["horizon_months=[3, 4]"]
         )
 
 
 def test_a_seed_beyond_64_bits_is_refused():
-    with pytest.raises(PlanError, match="run.seed"):
+    with pytest.raises(ScenarioError, match="run.seed"):
         plan_sweep(load_scenario(NEW_BUSINESS, TINY), engine="simpy", seed=2**64)
