@@ -13,10 +13,23 @@ from tqdm import tqdm
 
 from cli.options import InvalidInput, scenario_errors, set_option
 from sim.engines import ENGINES, SWEEP_DEFAULT_ENGINE
-from sim.executors import available_cores
+from sim.executors import DaskExecutor, MissingExtra, available_cores
 from sim.plot_files import write_plots
-from sim.results_io import ProvenanceError, RunFolderError, load_results
-from sim.runner import DEFAULT_RESULTS_ROOT, ResumeRefused, SweepInterrupted, run_sweep
+from sim.results_io import (
+    RESULTS_FILE,
+    RESULTS_ZARR,
+    STORE_FORMATS,
+    ProvenanceError,
+    RunFolderError,
+    load_results,
+)
+from sim.runner import (
+    DEFAULT_RESULTS_ROOT,
+    ResumeRefused,
+    SweepFailed,
+    SweepInterrupted,
+    run_sweep,
+)
 from sim.scenario_files import load_scenario
 from sim.summary import format_summary, summarize
 from sim.sweep_plan import MAX_SEED, PlanError, plan_sweep
@@ -27,6 +40,8 @@ Examples:
   splitsim sweep scenarios/baseline.toml
   splitsim sweep scenarios/baseline.toml --splits 0:1:0.1 --replicates 200 --jobs 4
   splitsim sweep scenarios/baseline.toml --sweep "customers.churn_hazard.rate=[1.35, 5.4]"
+  splitsim sweep scenarios/baseline.toml --dask local:4 --store zarr
+  splitsim sweep scenarios/baseline.toml --dask tcp://scheduler:8786 --store zarr
   splitsim sweep results/baseline-20261126-101500/scenario.toml \\
       --resume results/baseline-20261126-101500
 """
@@ -88,6 +103,19 @@ class ProgressBar:
     help="Worker processes (default: all cores); 1 runs in this process.",
 )
 @click.option(
+    "--dask",
+    metavar="ADDRESS|local:N",
+    help="Run the chunks on a Dask cluster: its scheduler address (tcp://host:8786), or "
+    "local:N to start N worker processes here. Needs: pip install 'splitsim[dask]'.",
+)
+@click.option(
+    "--store",
+    "store_format",
+    type=click.Choice(STORE_FORMATS),
+    help="netcdf (default): results.nc written at the end; zarr: results.zarr written "
+    "chunk by chunk, memory bounded by a chunk (for big sweeps). On --resume: as started.",
+)
+@click.option(
     "--engine",
     type=click.Choice(ENGINES),
     help=f"Simulation engine. Default: the scenario's run.engine, else {SWEEP_DEFAULT_ENGINE}.",
@@ -115,10 +143,28 @@ class ProgressBar:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @scenario_errors
 def sweep(
-    scenario_file, splits, replicates, seed, jobs, engine, overrides, sweeps, out, resume, quiet
+    scenario_file,
+    splits,
+    replicates,
+    seed,
+    jobs,
+    dask,
+    store_format,
+    engine,
+    overrides,
+    sweeps,
+    out,
+    resume,
+    quiet,
 ):
     scenario = load_scenario(scenario_file, overrides)
     bar = ProgressBar(quiet, scenario.name)
+    if dask is not None and jobs is not None:
+        raise click.UsageError("--jobs and --dask exclude each other (Dask has its workers)")
+    try:
+        executor = DaskExecutor(dask) if dask is not None else None
+    except (MissingExtra, ValueError) as err:
+        raise click.BadParameter(str(err), param_hint="--dask") from None
     try:
         plan = plan_sweep(
             scenario, splits=splits, replicates=replicates, seed=seed, engine=engine, sweeps=sweeps
@@ -129,26 +175,35 @@ def sweep(
             plan,
             out=DEFAULT_RESULTS_ROOT if out is None else out,
             resume=resume,
+            executor=executor,
             jobs=jobs or available_cores(),
             progress=bar,
             command_line=command_line(click.get_current_context()),
+            store_format=store_format,
         )
-    except (PlanError, RunFolderError, ResumeRefused) as err:
+    except (PlanError, RunFolderError, ResumeRefused, MissingExtra) as err:
         raise InvalidInput(str(err)) from None
     except SweepInterrupted as stop:
         bar.close()
         click.echo(f"\n{stop.message}", err=True)
         raise click.exceptions.Exit(128 + stop.signal_number) from None
+    except SweepFailed as failure:
+        bar.close()
+        click.echo(f"\nError: {failure}", err=True)
+        raise click.exceptions.Exit(1) from None
     finally:
         bar.close()
     write_plots(result.run_dir, result.dataset)
+    stored = RESULTS_ZARR if (result.run_dir / RESULTS_ZARR).is_dir() else RESULTS_FILE
     click.echo(
-        f"Results in {result.run_dir}/ (results.nc, scenario.toml, summary.csv, summary.md, plots/)"
+        f"Results in {result.run_dir}/ ({stored}, scenario.toml, summary.csv, summary.md, plots/)"
     )
     click.echo(format_summary(result.summary, style="text"), nl=False)
 
 
-@click.command(help="Print the summary of a finished sweep (RUN_DIR or a results .nc file).")
+@click.command(
+    help="Print the summary of a finished sweep (RUN_DIR, a results .nc file or .zarr store)."
+)
 @click.argument("run_dir", metavar="RUN_DIR")
 @click.option(
     "--format",

@@ -9,7 +9,9 @@ Layout (every data variable has ``units`` and ``long_name``):
 - attrs: the resolved scenario as TOML text and its hash, root seed, engine, versions
   and the command line (:data:`PROVENANCE_ATTRS`).
 
-No I/O here; :mod:`sim.results_io` writes and reads the file.
+No I/O here; :mod:`sim.results_io` writes and reads the file. For a sweep streamed to
+Zarr, :func:`template_dataset` is the lazy layout written first and :func:`chunk_region`
+each finished chunk with the region it fills.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import xarray as xr
 from pydantic import BaseModel
 
 from sim import __version__
+from sim.chunks import ChunkTask
 from sim.outcome import VARIABLES
 from sim.scenario import Scenario
 from sim.sweep_plan import SweepPlan
@@ -99,6 +102,58 @@ def build_dataset(
         attrs={"long_name": "Arrival month of the cohort (-1 = initial base)", "units": "month"},
     )
     return xr.Dataset(data_vars, coords, attrs=provenance_attrs(plan, command_line))
+
+
+def variable_shapes(plan: SweepPlan) -> dict[str, tuple[int, ...]]:
+    """Shape of every variable of the full layout: (swept..., split, replicate, trailing...)."""
+    horizon = plan.scenario.horizon_months
+    lead = (*plan.cell_shape, len(plan.splits), plan.replicates)
+    trailing = {"month": (horizon,), "cohort_month": (horizon + 1, horizon), "replicate": ()}
+    return {name: lead + trailing[var.kind] for name, var in VARIABLES.items()}
+
+
+def template_dataset(plan: SweepPlan, block_size: int, command_line: str = "") -> xr.Dataset:
+    """The sweep's Dataset with lazy zeros (dask) cut like its chunks: one cell x a block.
+
+    Written with ``compute=False`` it lays out a store (metadata and coordinates) without
+    holding any data in memory; needs dask.
+    """
+    import dask.array
+
+    n_swept = len(plan.swept)
+    arrays = {}
+    for name, shape in variable_shapes(plan).items():
+        chunks = (1,) * n_swept + (shape[n_swept], block_size) + shape[n_swept + 2 :]
+        arrays[name] = dask.array.zeros(shape, dtype=VARIABLES[name].dtype, chunks=chunks)
+    return build_dataset(plan, arrays, command_line)
+
+
+def chunk_region(
+    plan: SweepPlan, task: ChunkTask, chunk: Mapping[str, np.ndarray]
+) -> tuple[xr.Dataset, dict[str, slice]]:
+    """A finished chunk as data variables of the full layout, and the region they fill.
+
+    Parameters
+    ----------
+    chunk : name -> array with dims (split, replicate of the chunk, trailing...).
+    """
+    lead = (*plan.swept, SPLIT, REPLICATE)
+    cell_axes = (np.newaxis,) * len(plan.swept)
+    data_vars = {
+        name: (lead + TRAILING_DIMS[var.kind], np.asarray(chunk[name])[cell_axes])
+        for name, var in VARIABLES.items()
+    }
+    horizon = plan.scenario.horizon_months
+    region = {
+        dim: slice(index, index + 1) for dim, index in zip(plan.swept, task.cell, strict=True)
+    }
+    region |= {
+        SPLIT: slice(0, len(plan.splits)),
+        REPLICATE: slice(task.start, task.stop),
+        MONTH: slice(0, horizon),
+        COHORT: slice(0, horizon + 1),
+    }
+    return xr.Dataset(data_vars), region
 
 
 def provenance_attrs(plan: SweepPlan, command_line: str = "") -> dict[str, Any]:

@@ -8,11 +8,13 @@ A run folder holds::
 
     scenario.toml   the resolved scenario (re-runs or resumes the same sweep)
     results.nc      the Dataset (NetCDF4 via h5netcdf); present only once complete
+    results.zarr    the Dataset as a Zarr store, instead of results.nc (``--store zarr``)
     summary.csv     per-split summary, one row per cell and split
     summary.md      the same as Markdown tables
     weekly.csv      a backtest's weekly series (backtest folders hold no scenario or dataset)
     plots/          the run's figures (written by sim.plot_files)
-    partial/        finished chunks of an unfinished sweep (removed when complete)
+    partial/        finished chunks of an unfinished sweep (removed when complete): one
+                    .npz each, or with Zarr the growing results.zarr and one .done each
 """
 
 from __future__ import annotations
@@ -33,10 +35,15 @@ import xarray as xr
 
 from sim.chunks import CHUNK_PREFIX
 from sim.dataset import PROVENANCE_ATTRS, swept_dims
+from sim.executors import MissingExtra
 from sim.outcome import VARIABLES
 from sim.scenario_files import ScenarioError, scenario_from_toml, scenario_hash
 
 RESULTS_FILE = "results.nc"
+RESULTS_ZARR = "results.zarr"
+STORE_FORMATS = ("netcdf", "zarr")
+DONE_SUFFIX = ".done"
+ZARR_INSTALL_HINT = "pip install 'splitsim[dask]'"
 SCENARIO_FILE = "scenario.toml"
 SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
@@ -127,8 +134,8 @@ def open_run_folder(path: str | os.PathLike) -> Path:
 
 
 def is_complete(run_dir: Path) -> bool:
-    """True when the run's dataset has been written."""
-    return (Path(run_dir) / RESULTS_FILE).is_file()
+    """True when the run's dataset has been written (results.nc or results.zarr)."""
+    return (Path(run_dir) / RESULTS_FILE).is_file() or (Path(run_dir) / RESULTS_ZARR).is_dir()
 
 
 def remove_stale_temporaries(run_dir: Path) -> None:
@@ -196,6 +203,12 @@ def read_dataset(path: str | os.PathLike) -> xr.Dataset:
         return ds.load()
 
 
+def read_zarr(path: str | os.PathLike) -> xr.Dataset:
+    """Open a Zarr store lazily (dask arrays: data are read when used, chunk by chunk)."""
+    require_zarr()
+    return xr.open_zarr(path, consolidated=False, decode_times=False)
+
+
 def write_results(run_dir: Path, ds: xr.Dataset) -> Path:
     """Write the run's dataset; refuses to replace an existing one."""
     path = Path(run_dir) / RESULTS_FILE
@@ -205,7 +218,9 @@ def write_results(run_dir: Path, ds: xr.Dataset) -> Path:
 
 
 def load_results(path: str | os.PathLike) -> xr.Dataset:
-    """Load a run's dataset (a run folder or a .nc file) and check its provenance.
+    """Load a run's dataset (a run folder, a .nc file or a .zarr store); check provenance.
+
+    A NetCDF file is read into memory; a Zarr store is opened lazily.
 
     Raises
     ------
@@ -213,7 +228,13 @@ def load_results(path: str | os.PathLike) -> xr.Dataset:
     ProvenanceError : attrs missing, scenario text invalid, hash or layout mismatch.
     """
     target = check_path(path, "results path")
+    if target.is_dir() and target.suffix == ".zarr":
+        ds = read_zarr(target)
+        check_provenance(ds, str(target))
+        return ds
     if target.is_dir():
+        if (target / RESULTS_ZARR).is_dir():
+            return load_results(target / RESULTS_ZARR)
         if not is_complete(target):
             hint = (
                 f"; it was interrupted: resume with `splitsim sweep {target / SCENARIO_FILE} "
@@ -270,11 +291,18 @@ def check_provenance(ds: xr.Dataset, source: str = "dataset") -> None:
 
 
 # -- finished chunks of an unfinished sweep ----------------------------------------------
-class ChunkStore:
-    """Finished chunks of one run, one ``.npz`` per chunk under ``partial/``."""
+def read_store_format(run_dir: str | os.PathLike) -> str:
+    """How an unfinished run keeps its chunks ("netcdf" unless its manifest says "zarr")."""
+    folder = PartialFolder(run_dir)
+    return folder.read_manifest().get("store", "netcdf") if folder.exists() else "netcdf"
+
+
+class PartialFolder:
+    """``partial/`` of an unfinished run: its manifest, and its chunks as a subclass keeps them."""
 
     def __init__(self, run_dir: str | os.PathLike):
-        self.folder = Path(run_dir) / PARTIAL_DIR
+        self.run_dir = Path(run_dir)
+        self.folder = self.run_dir / PARTIAL_DIR
 
     def exists(self) -> bool:
         """True if the run has a manifest (it can be resumed)."""
@@ -296,6 +324,19 @@ class ChunkStore:
             ) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise RunFolderError(f"{str(path)!r} is damaged: {err}") from None
+
+    def remove(self) -> None:
+        """Delete the chunks once the dataset is written."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _path(self, key: str) -> Path:
+        if not key.startswith(CHUNK_PREFIX) or check_run_name(key) != key:
+            raise ValueError(f"not a chunk key: {key!r}")
+        return self.folder / f"{key}.npz"
+
+
+class ChunkStore(PartialFolder):
+    """Finished chunks of one run, one ``.npz`` per chunk under ``partial/``."""
 
     def save(self, key: str, arrays: Mapping[str, np.ndarray]) -> None:
         """Keep one finished chunk (atomic)."""
@@ -319,11 +360,69 @@ class ChunkStore:
             return set()
         return {p.name[: -len(".npz")] for p in self.folder.glob(f"{CHUNK_PREFIX}*.npz")}
 
-    def remove(self) -> None:
-        """Delete the chunks once the dataset is written."""
-        shutil.rmtree(self.folder, ignore_errors=True)
 
-    def _path(self, key: str) -> Path:
-        if not key.startswith(CHUNK_PREFIX) or check_run_name(key) != key:
-            raise ValueError(f"not a chunk key: {key!r}")
-        return self.folder / f"{key}.npz"
+class ZarrStore(PartialFolder):
+    """An unfinished run streamed to Zarr: ``partial/results.zarr`` and one ``.done`` per chunk.
+
+    The store's layout (metadata, coordinates) is written first; each finished chunk
+    fills its region, then its done record is written, so a chunk killed mid-write is
+    simply written again on resume. :meth:`finish` moves the store into the run folder.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike):
+        super().__init__(run_dir)
+        self.path = self.folder / RESULTS_ZARR
+
+    def create(self, template: xr.Dataset) -> None:
+        """Lay out the store from a lazy template, unless chunks are already in it."""
+        require_zarr()
+        if self.path.exists() and self.keys():
+            return
+        # A store without done records holds nothing worth keeping (maybe half a layout).
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.folder.mkdir(exist_ok=True)
+        template.to_zarr(self.path, mode="w-", compute=False, consolidated=False)
+
+    def save(self, key: str, region_ds: xr.Dataset, region: Mapping[str, slice]) -> None:
+        """Write one finished chunk into its region, then record it as done."""
+        done = self._done_path(key)
+        region_ds.to_zarr(self.path, region=dict(region), mode="r+", consolidated=False)
+        write_text(done, "")
+
+    def keys(self) -> set[str]:
+        """Keys of the chunks written to the store."""
+        if not self.path.is_dir():
+            return set()
+        return {
+            p.name[: -len(DONE_SUFFIX)] for p in self.folder.glob(f"{CHUNK_PREFIX}*{DONE_SUFFIX}")
+        }
+
+    def open_dataset(self) -> xr.Dataset:
+        """The (unfinished) dataset, lazily."""
+        return read_zarr(self.path)
+
+    def finish(self, attrs: Mapping[str, object]) -> Path:
+        """Update the dataset's attrs, move the store to ``run_dir/results.zarr``, tidy up."""
+        import zarr
+
+        final = self.run_dir / RESULTS_ZARR
+        if final.exists():
+            raise RunFolderError(f"{str(final)!r} exists; a run's results are never overwritten")
+        zarr.open_group(self.path, mode="r+").attrs.update(dict(attrs))
+        os.replace(self.path, final)
+        self.remove()
+        return final
+
+    def _done_path(self, key: str) -> Path:
+        return self._path(key).with_suffix(DONE_SUFFIX)
+
+
+def require_zarr() -> None:
+    """Raise an ImportError saying how to install them unless zarr and dask are there."""
+    try:
+        import dask.array  # noqa: F401  (the store's layout is a lazy dask template)
+        import zarr  # noqa: F401
+    except ImportError:
+        raise MissingExtra(
+            f"the Zarr store needs zarr and dask, which are not installed: {ZARR_INSTALL_HINT}"
+        ) from None

@@ -24,8 +24,8 @@ import xarray as xr
 
 from sim import __version__, results_io
 from sim.chunks import ChunkTask, chunk_tasks, default_block_size, simulate_chunk
-from sim.dataset import build_dataset
-from sim.executors import Executor, make_executor
+from sim.dataset import build_dataset, chunk_region, template_dataset, variable_shapes
+from sim.executors import Executor, TaskFailed, make_executor
 from sim.outcome import VARIABLES
 from sim.scenario_files import dotted_keys, get_dotted
 from sim.summary import SweepSummary, format_summary, summarize
@@ -40,12 +40,9 @@ Progress = Callable[[int, int], None]
 
 def empty_arrays(plan: SweepPlan) -> dict[str, np.ndarray]:
     """Zeroed arrays of the full layout: (swept..., split, replicate) + trailing dims."""
-    horizon = plan.scenario.horizon_months
-    lead = (*plan.cell_shape, len(plan.splits), plan.replicates)
-    trailing = {"month": (horizon,), "cohort_month": (horizon + 1, horizon), "replicate": ()}
     return {
-        name: np.zeros(lead + trailing[var.kind], dtype=var.dtype)
-        for name, var in VARIABLES.items()
+        name: np.zeros(shape, dtype=VARIABLES[name].dtype)
+        for name, shape in variable_shapes(plan).items()
     }
 
 
@@ -67,34 +64,71 @@ def run_chunks(
     executor : where chunks run; None makes one for ``jobs`` workers.
     progress : called with (replicates done, replicates total) at the start and after
         each chunk.
+
+    Raises
+    ------
+    TaskFailed : a chunk failed; the chunks that finished are in ``store``.
     """
     arrays = empty_arrays(plan)
-    total = plan.n_cells * plan.replicates
-    done = 0
     pending = []
     stored = store.keys() if store is not None else set()
     for task in tasks:
         chunk = store.load(task.key) if task.key in stored else None
-        if chunk is not None and _place(arrays, task, chunk):
-            done += task.stop - task.start
-        else:
+        if chunk is None or not _place(arrays, task, chunk):
             pending.append(task)
+
+    def keep(task: ChunkTask, chunk: dict[str, np.ndarray]) -> None:
+        if not _place(arrays, task, chunk):
+            raise RuntimeError(f"chunk {task.key}: the engine returned unexpected shapes")
+        if store is not None:
+            store.save(task.key, chunk)
+
+    _run_pending(plan, tasks, pending, keep, executor=executor, jobs=jobs, progress=progress)
+    return arrays
+
+
+def stream_chunks(
+    plan: SweepPlan,
+    tasks: list[ChunkTask],
+    store: results_io.ZarrStore,
+    *,
+    executor: Executor | None = None,
+    jobs: int = 1,
+    progress: Progress | None = None,
+) -> None:
+    """Simulate every chunk not yet in the Zarr ``store``, writing each as it finishes.
+
+    Nothing is assembled in memory: at most the chunks in flight are held.
+    """
+    written = store.keys()
+    pending = [task for task in tasks if task.key not in written]
+
+    def keep(task: ChunkTask, chunk: dict[str, np.ndarray]) -> None:
+        try:
+            region_ds, region = chunk_region(plan, task, chunk)
+        except (KeyError, ValueError) as error:
+            raise RuntimeError(f"chunk {task.key}: the engine returned {error}") from None
+        store.save(task.key, region_ds, region)
+
+    _run_pending(plan, tasks, pending, keep, executor=executor, jobs=jobs, progress=progress)
+
+
+def _run_pending(plan, tasks, pending, keep, *, executor, jobs, progress) -> None:
+    """Run the pending chunks, ``keep`` each as it finishes, reporting progress."""
+    total = plan.n_cells * plan.replicates
+    done = total - sum(task.stop - task.start for task in pending)
     if progress is not None:
         progress(done, total)
     if not pending:
-        return arrays
+        return
     if executor is None:
         executor = make_executor(max(1, min(jobs, len(pending))))
     with executor:
         for task, chunk in executor.map_unordered(simulate_chunk, pending):
-            if not _place(arrays, task, chunk):
-                raise RuntimeError(f"chunk {task.key}: the engine returned unexpected shapes")
-            if store is not None:
-                store.save(task.key, chunk)
+            keep(task, chunk)
             done += task.stop - task.start
             if progress is not None:
                 progress(done, total)
-    return arrays
 
 
 def simulate_sweep(
@@ -151,6 +185,38 @@ class SweepInterrupted(Exception):
         )
 
 
+class SweepFailed(RuntimeError):
+    """A chunk failed (raised, or killed its workers); the finished chunks are kept."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        task: ChunkTask,
+        plan: SweepPlan,
+        chunks_done: int,
+        chunks_total: int,
+        cause: BaseException,
+    ):
+        self.run_dir = Path(run_dir)
+        self.task = task
+        self.chunks_done = chunks_done
+        self.chunks_total = chunks_total
+        self.cause = cause
+        cell = ", ".join(
+            f"{key}={values[i]!r}"
+            for (key, values), i in zip(plan.swept.items(), task.cell, strict=True)
+        )
+        where = f"cell {cell}, " if cell else ""
+        scenario = self.run_dir / results_io.SCENARIO_FILE
+        super().__init__(
+            f"chunk {task.key} ({where}replicates {task.start}..{task.stop - 1}) failed: "
+            f"{type(cause).__name__}: {cause}\n"
+            f"{chunks_done} of {chunks_total} chunks are finished and kept in "
+            f"{self.run_dir / results_io.PARTIAL_DIR}.\n"
+            f"Once the cause is fixed, resume with: splitsim sweep {scenario} --resume {self.run_dir}"
+        )
+
+
 class Terminated(BaseException):
     """SIGTERM arrived (a BaseException, like KeyboardInterrupt, so nothing swallows it)."""
 
@@ -166,28 +232,52 @@ def run_sweep(
     command_line: str = "",
     block_size: int | None = None,
     handle_signals: bool = True,
+    store_format: str | None = None,
 ) -> SweepResult:
     """Run a sweep into a new run folder under ``out``, or finish the one in ``resume``.
 
     Writes scenario.toml first, each finished chunk as it comes, then summary.csv,
-    summary.md and finally results.nc; removes the chunks once results.nc is written.
+    summary.md and finally the dataset; removes the chunks once the dataset is written.
+
+    Parameters
+    ----------
+    store_format : "netcdf" (default for a new run: chunks kept as .npz, results.nc
+        written at the end) or "zarr" (results.zarr laid out first, each chunk written
+        into it as it finishes; memory stays bounded by the chunks in flight). None on
+        resume means the format the run was started with.
 
     Raises
     ------
     results_io.RunFolderError : bad results root or run folder.
-    ResumeRefused : the run folder's scenario or chunking differs from ``plan``.
+    ResumeRefused : the run folder's scenario, chunking or store differs from ``plan``.
     SweepInterrupted : SIGINT or SIGTERM; finished chunks are kept for a resume.
+    SweepFailed : a chunk failed; the other finished chunks are kept for a resume.
     """
+    if store_format is not None and store_format not in results_io.STORE_FORMATS:
+        raise ValueError(
+            f"store_format options are {list(results_io.STORE_FORMATS)}, got: {store_format!r}"
+        )
     if resume is not None:
         run_dir = results_io.open_run_folder(resume)
-        store = results_io.ChunkStore(run_dir)
+        started_with = results_io.read_store_format(run_dir)
+        if store_format is not None and store_format != started_with:
+            raise ResumeRefused(
+                f"cannot resume {run_dir} with --store {store_format}: it was started with "
+                f"--store {started_with}"
+            )
+        store_format = started_with
+        store = _open_store(run_dir, store_format)
         block = check_resumable(plan, run_dir, store)["block_size"]
         results_io.remove_stale_temporaries(run_dir)
     else:
         root = results_io.results_root(out)
         block = default_block_size(plan) if block_size is None else block_size
+        store_format = store_format or "netcdf"
         run_dir, store = None, None
     tasks = chunk_tasks(plan, block)
+    streamed = store_format == "zarr"
+    if streamed:
+        results_io.require_zarr()
 
     with _signals_as_exceptions(handle_signals):
         try:
@@ -195,27 +285,47 @@ def run_sweep(
                 run_dir = results_io.create_run_folder(
                     root, results_io.sanitize_run_name(plan.scenario.name)
                 )
-                store = results_io.ChunkStore(run_dir)
+                store = _open_store(run_dir, store_format)
                 results_io.write_run_text(run_dir, results_io.SCENARIO_FILE, plan.scenario_toml)
-                store.write_manifest(_manifest(plan, block, len(tasks)))
-            arrays = run_chunks(
-                plan, tasks, store=store, executor=executor, jobs=jobs, progress=progress
-            )
-            dataset = build_dataset(plan, arrays, command_line)
+                store.write_manifest(_manifest(plan, block, len(tasks), store_format))
+            run = dict(executor=executor, jobs=jobs, progress=progress)
+            if streamed:
+                store.create(template_dataset(plan, block, command_line))
+                stream_chunks(plan, tasks, store, **run)
+                dataset = store.open_dataset()
+            else:
+                dataset = build_dataset(
+                    plan, run_chunks(plan, tasks, store=store, **run), command_line
+                )
             summary = summarize(dataset)
             results_io.write_run_text(
                 run_dir, results_io.SUMMARY_CSV, summary.frame().to_csv(index=False)
             )
             results_io.write_run_text(run_dir, results_io.SUMMARY_MD, format_summary(summary))
-            results_io.write_results(run_dir, dataset)
+            if streamed:
+                path = store.finish({"command_line": command_line})
+                dataset = results_io.read_zarr(path)
+            else:
+                results_io.write_results(run_dir, dataset)
         except (KeyboardInterrupt, Terminated) as stop:
             if run_dir is None or store is None:
                 raise
             signal_number = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
             finished = len(store.keys() & {task.key for task in tasks})
             raise SweepInterrupted(run_dir, finished, len(tasks), signal_number) from None
+        except TaskFailed as failure:
+            finished = len(store.keys() & {task.key for task in tasks})
+            raise SweepFailed(
+                run_dir, failure.task, plan, finished, len(tasks), failure.cause
+            ) from failure
     store.remove()
     return SweepResult(run_dir, dataset, summary)
+
+
+def _open_store(run_dir: Path, store_format: str):
+    if store_format == "zarr":
+        return results_io.ZarrStore(run_dir)
+    return results_io.ChunkStore(run_dir)
 
 
 def check_resumable(plan: SweepPlan, run_dir: Path, store: results_io.ChunkStore) -> dict:
@@ -239,7 +349,7 @@ def check_resumable(plan: SweepPlan, run_dir: Path, store: results_io.ChunkStore
             f"{lines}\nResume with the run's own scenario: splitsim sweep "
             f"{run_dir / results_io.SCENARIO_FILE} --resume {run_dir}"
         )
-    expected = _manifest(plan, manifest.get("block_size"), None)
+    expected = _manifest(plan, manifest.get("block_size"), None, None)
     for name in ("format", "versions"):
         if manifest.get(name) != expected[name]:
             raise ResumeRefused(
@@ -299,9 +409,10 @@ def _place(arrays: dict[str, np.ndarray], task: ChunkTask, chunk: dict[str, np.n
     return True
 
 
-def _manifest(plan: SweepPlan, block_size, chunks) -> dict:
+def _manifest(plan: SweepPlan, block_size, chunks, store_format) -> dict:
     return {
         "format": MANIFEST_FORMAT,
+        "store": store_format,
         "scenario_hash": plan.scenario_hash,
         "block_size": block_size,
         "chunks": chunks,

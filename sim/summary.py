@@ -86,13 +86,19 @@ class SweepSummary:
         return pd.concat(parts, ignore_index=True)
 
 
+SUMMARIZED = ("decision_metric", "profit", "alive")
+"""The variables a summary reads."""
+
+
 def summarize(ds: xr.Dataset) -> SweepSummary:
     """Summarize a results Dataset (see :mod:`sim.dataset` for its layout)."""
     dims = swept_dims(ds)
     cells = []
     for index in itertools.product(*(range(ds.sizes[d]) for d in dims)):
         selection = dict(zip(dims, index, strict=True))
-        cell_ds = ds.isel(selection)
+        # Read a lazy (Zarr) dataset one cell at a time, into numpy, so that the sums are
+        # those of an in-memory dataset bit for bit (dask would add up block by block).
+        cell_ds = ds[list(SUMMARIZED)].isel(selection).load()
         values = {d: cell_ds[d].item() for d in dims}
         cells.append(summarize_cell(cell_ds, values))
     scenario = scenario_from_toml(ds.attrs["scenario_toml"], source="dataset attrs")
