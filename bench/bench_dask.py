@@ -19,10 +19,8 @@ Prints
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -30,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_fast import tree_rss_bytes  # noqa: E402
+from bench_fast import run_with_peak_memory  # noqa: E402
 
 from sim.executors import DaskExecutor, LocalPoolExecutor  # noqa: E402
 from sim.runner import run_sweep  # noqa: E402
@@ -60,28 +58,7 @@ def peak_memory(replicates: int, engine: str) -> tuple[float, int]:
             "--replicates", str(replicates), "--dask", "local:2", "--store", "zarr",
             "--out", out, "--quiet",
         ]  # fmt: skip
-        peak = 0
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        done = threading.Event()
-
-        def sample():
-            nonlocal peak
-            while not done.is_set():
-                peak = max(peak, tree_rss_bytes(proc.pid))
-                time.sleep(0.05)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        output, _ = proc.communicate()
-        seconds = time.perf_counter() - start
-        done.set()
-        sampler.join()
-        if proc.returncode != 0:
-            raise SystemExit(f"sweep failed ({proc.returncode}):\n{output}")
-        return seconds, peak
+        return run_with_peak_memory(command)
 
 
 def main() -> None:

@@ -82,13 +82,8 @@ def tree_rss_bytes(pid: int) -> int:
     return total
 
 
-def timed_sweep(replicates: int) -> tuple[float, int, Path]:
-    """Run the default sweep of the baseline in a subprocess; (seconds, peak bytes, run dir)."""
-    out = Path(tempfile.mkdtemp(prefix="splitsim-bench-"))
-    command = [
-        str(ROOT / ".venv" / "bin" / "splitsim"), "sweep", str(BASELINE), "--engine", "fast",
-        "--replicates", str(replicates), "--jobs", "2", "--out", str(out), "--quiet",
-    ]  # fmt: skip
+def run_with_peak_memory(command: list[str]) -> tuple[float, int]:
+    """Run a command; (wall seconds, peak resident bytes of it and its descendants)."""
     peak = 0
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -107,7 +102,18 @@ def timed_sweep(replicates: int) -> tuple[float, int, Path]:
     done.set()
     sampler.join()
     if proc.returncode != 0:
-        raise SystemExit(f"sweep failed ({proc.returncode}):\n{output}")
+        raise SystemExit(f"{command[1]} failed ({proc.returncode}):\n{output}")
+    return elapsed, peak
+
+
+def timed_sweep(replicates: int) -> tuple[float, int, Path]:
+    """Run the default sweep of the baseline in a subprocess; (seconds, peak bytes, run dir)."""
+    out = Path(tempfile.mkdtemp(prefix="splitsim-bench-"))
+    command = [
+        str(ROOT / ".venv" / "bin" / "splitsim"), "sweep", str(BASELINE), "--engine", "fast",
+        "--replicates", str(replicates), "--jobs", "2", "--out", str(out), "--quiet",
+    ]  # fmt: skip
+    elapsed, peak = run_with_peak_memory(command)
     return elapsed, peak, out
 
 
