@@ -15,7 +15,11 @@ from sim.scenario_files import load_scenario, scenario_toml
 EXAMPLES = """
 \b
 Examples:
-  splitsim validate scenarios/baseline.toml
+  splitsim sweep scenarios/baseline.toml          # the main job: every split, 1000 replicates
+  splitsim sweep scenarios/new_business.toml --replicates 200
+  splitsim compare results/baseline-* results/new_business-*
+  splitsim run scenarios/baseline.toml --split 0.3
+  splitsim facts scenarios/baseline.toml
   splitsim validate scenarios/baseline.toml --set budget.monthly=30000
 """
 
