@@ -45,23 +45,20 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     raw, origin = read_merged(Path(path))
     for text in overrides:
         key, value = parse_override(text)
-        *table_path, leaf = key.split(".")
-        if leaf in SWITCH_KEYS and table_path and table_path[0] != "sweep":
-            # switching a table's form (initial_base.kind, order_value.model) replaces the
-            # table, as `extends` does: the other form's keys would not apply
-            table = ".".join(table_path)
-            try:
-                current = get_dotted(raw, table)
-            except (KeyError, TypeError):
-                current = None
-            if isinstance(current, dict) and current.get(leaf, value) != value:
-                set_dotted(raw, table, {})
-                for stale in [k for k in origin if k.startswith(f"{table}.")]:
-                    del origin[stale]
-        set_dotted(raw, key, value)
-        # A table given whole replaces the file's keys below it, so they no longer name it.
-        for stale in [k for k in origin if k.startswith(f"{key}.")]:
-            del origin[stale]
+        if isinstance(value, Mapping) or key.split(".")[0] == "sweep":
+            set_dotted(raw, key, value)  # a table given whole replaces the table
+        else:
+            # the same rule as `extends`: a kind or model that switches the table's form
+            # replaces the table, since the other form's keys would not apply
+            nested: Any = value
+            for part in reversed(key.split(".")):
+                nested = {part: nested}
+            deep_merge(raw, nested)
+        # keys gone (a replaced table) or now given by this override no longer name a file
+        present = set(dotted_keys(raw))
+        origin = {
+            k: src for k, src in origin.items() if k in present and not k.startswith(f"{key}.")
+        }
         origin[key] = SET_SOURCE
     return validate(raw, origin, default_source=str(path))
 

@@ -586,3 +586,18 @@ def test_cli_version():
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0
     assert result.output.strip() == f"splitsim, version {__version__}"
+
+
+def test_set_switching_a_kind_replaces_the_table_as_extends_does(tmp_path):
+    path = write_scenario(
+        tmp_path,
+        initial_base={"kind": "warmup", "months": 36, "budget": 15000.0, "retention_share": 0.3},
+    )
+    base = load_scenario(path, ['initial_base.kind="none"']).initial_base
+    assert (base.kind, base.months, base.budget) == ("none", None, None)
+
+
+def test_set_switching_a_model_that_needs_keys_names_set(tmp_path):
+    path = write_scenario(tmp_path)
+    message = error_of(path, ['customers.order_value.model="gamma_gamma"'])
+    assert "--set: customers.order_value: model 'gamma_gamma' needs p, q, v" in message
