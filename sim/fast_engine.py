@@ -98,7 +98,8 @@ def parameters(scenario: Scenario) -> np.ndarray:
 
     def rate(g):
         """(1 if fixed else 0, the fixed rate or the gamma shape, the gamma rate)."""
-        return (1.0, g.fixed, 1.0) if g.fixed is not None else (0.0, g.shape, g.rate)
+        fixed, shape, gamma_rate = g.form()
+        return (1.0, fixed, 1.0) if fixed is not None else (0.0, shape, gamma_rate)
 
     lam, mu = rate(c.purchase_rate), rate(c.churn_hazard)
     values = dict(

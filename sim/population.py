@@ -11,9 +11,10 @@ from sim.scenario import Customers, GammaRate
 
 def draw_rate(rng: np.random.Generator, rate: GammaRate) -> float:
     """One customer's rate: the fixed value, or Gamma(shape, scale = 1 / rate)."""
-    if rate.fixed is not None:
-        return rate.fixed
-    return rng.gamma(rate.shape, 1.0 / rate.rate)
+    fixed, shape, gamma_rate = rate.form()
+    if fixed is not None:
+        return fixed
+    return rng.gamma(shape, 1.0 / gamma_rate)
 
 
 def draw_traits(rng: np.random.Generator, customers: Customers) -> tuple[float, float, float]:

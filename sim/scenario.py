@@ -100,9 +100,12 @@ class GammaRate(Strict):
     @property
     def mean(self) -> float:
         """Mean rate across customers (per month)."""
-        if self.fixed is not None:
-            return self.fixed
-        return self.shape / self.rate
+        fixed, shape, rate = self.form()
+        return fixed if fixed is not None else shape / rate
+
+    def form(self) -> tuple[float | None, float | None, float | None]:
+        """(fixed, shape, rate) per month, whichever form the file used; fixed is None for a gamma."""
+        return self.fixed, self.shape, self.rate
 
 
 class OrderValue(Strict):
@@ -209,11 +212,23 @@ class Retention(Strict):
     fatigue_slope: NonNegative = Field(
         0.0, description="k_F: hazard rise per c_F of spend above c_F (ratio)."
     )
+    unspent: Literal["to_acquisition", "returned"] = Field(
+        "to_acquisition",
+        description="What the per-customer cap (or an empty targeted base) leaves of the "
+        "month's retention budget: 'to_acquisition' adds it to that month's acquisition "
+        "budget, 'returned' leaves it unspent and uncharged.",
+    )
 
 
 class Economics(Strict):
     gross_margin: Share = Field(description="g: contribution per unit of revenue (share).")
     discount_rate: Positive = Field(description="d: annual discount rate (per year, > 0).")
+    terminal_value: Literal["no_marketing", "optimal_care", "none"] = Field(
+        "no_marketing",
+        description="How customers alive at the horizon are valued, the same for every split: "
+        "'no_marketing' (nobody is contacted after the horizon), 'optimal_care' (each kept "
+        "at its own best spend while targeted) or 'none' (horizon profit only).",
+    )
 
 
 class InitialBase(Strict):
