@@ -37,10 +37,11 @@ import numpy as np
 from numba import njit
 
 from sim.engines import stack
-from sim.measures import finish_outcome, terminal_equity
+from sim.economics import monthly_discount_factor
+from sim.measures import BASE, HorizonCustomers, finish_outcome
 from sim.outcome import VARIABLES, CohortReplay, Outcome
 from sim.population import CustomerBase, fresh_base
-from sim.response import paid_arrival_mean, retention_effects
+from sim.response import paid_arrival_mean
 from sim.scenario import Scenario
 from sim.strategy import monthly_budget
 from sim.streams import MAIN, WARMUP, ReplicateSeeds, ReusableStreams
@@ -67,12 +68,13 @@ FLOAT_VARS = (
     "spend_per_customer",
     "contribution",
     "profit",
+    "effective_split",
+    "marginal_cac",
 )
 (NEW_PAID, NEW_ORGANIC, NEW_REFERRAL, NEW_SCHEDULED, ALIVE, TARGETED, CHURN_NAT, CHURN_FAIL, FIRST_N, REPEAT_N,
  FAILED_N) = range(len(INT_VARS))  # fmt: skip
-(FIRST_REV, REPEAT_REV, ACQ_SPEND, RET_SPEND, RET_UNSPENT, SPEND_PC, CONTRIB, PROFIT) = range(
-    len(FLOAT_VARS)
-)
+(FIRST_REV, REPEAT_REV, ACQ_SPEND, RET_SPEND, RET_UNSPENT, SPEND_PC, CONTRIB, PROFIT, EFF_SPLIT,
+ MARGINAL_CAC) = range(len(FLOAT_VARS))  # fmt: skip
 
 # positions in the parameter vector handed to the compiled loop
 P_NAMES = (
@@ -80,11 +82,12 @@ P_NAMES = (
     "ceiling", "cac0", "organic", "market", "rho", "boost", "loyalty_k",
     "lam_fixed", "lam_shape", "lam_rate", "mu_fixed", "mu_shape", "mu_rate",
     "lognormal", "log_mu", "log_sigma", "gg_p", "gg_q", "gg_v",
-    "repeat_factor", "p_fail", "p_leave", "margin", "start_month",
+    "repeat_factor", "p_fail", "p_leave", "margin", "start_month", "unspent_to_acq",
+    "discount",
 )  # fmt: skip
 P = {name: i for i, name in enumerate(P_NAMES)}
 # the same positions as constants, which numba folds into the compiled code
-(P_RECENCY, P_C_MAX, P_U_MAX, P_C_U, P_V_MAX, P_C_V, P_C_F, P_K_F, P_CEILING, P_CAC0, P_ORGANIC, P_MARKET, P_RHO, P_BOOST, P_LOYALTY_K, P_LAM_FIXED, P_LAM_SHAPE, P_LAM_RATE, P_MU_FIXED, P_MU_SHAPE, P_MU_RATE, P_LOGNORMAL, P_LOG_MU, P_LOG_SIGMA, P_GG_P, P_GG_Q, P_GG_V, P_REPEAT_FACTOR, P_P_FAIL, P_P_LEAVE, P_MARGIN, P_START_MONTH) = range(len(P_NAMES))  # fmt: skip
+(P_RECENCY, P_C_MAX, P_U_MAX, P_C_U, P_V_MAX, P_C_V, P_C_F, P_K_F, P_CEILING, P_CAC0, P_ORGANIC, P_MARKET, P_RHO, P_BOOST, P_LOYALTY_K, P_LAM_FIXED, P_LAM_SHAPE, P_LAM_RATE, P_MU_FIXED, P_MU_SHAPE, P_MU_RATE, P_LOGNORMAL, P_LOG_MU, P_LOG_SIGMA, P_GG_P, P_GG_Q, P_GG_V, P_REPEAT_FACTOR, P_P_FAIL, P_P_LEAVE, P_MARGIN, P_START_MONTH, P_UNSPENT_TO_ACQ, P_DISCOUNT) = range(len(P_NAMES))  # fmt: skip
 CAPACITY_EXCEEDED = -1
 
 
@@ -116,13 +119,16 @@ def parameters(scenario: Scenario) -> np.ndarray:
         repeat_factor=1.0 + v.repeat_premium, p_fail=c.service.failure_probability,
         p_leave=c.service.leave_probability, margin=s.economics.gross_margin,
         start_month=float(s.start_month),
+        unspent_to_acq=float(r.unspent == "to_acquisition"),
+        discount=monthly_discount_factor(s.economics.discount_rate),
     )  # fmt: skip
     return np.array([values[name] for name in P_NAMES])
 
 
 # columns of the per-customer state arrays (one row per customer)
-LAM, MU, NU, REVENUE, CLOCK_O, CLOCK_C, CLOCK_R = range(7)  # float state
-ORDERS, COHORT = range(2)  # integer state
+LAM, MU, NU, REVENUE, CLOCK_O, CLOCK_C, CLOCK_R, DREVENUE = range(8)  # float state
+ORDERS, COHORT, SOURCE = range(3)  # integer state; SOURCE is the NEW_* row of the arrival
+# (NEW_PAID .. NEW_SCHEDULED equal sim.measures.PAID .. SCHEDULED), BASE for the base
 # last_order and alive are separate contiguous arrays: the month-start pass scans them
 # over every customer, and a scan of one field of a row-per-customer array would read a
 # whole cache line per customer
@@ -137,7 +143,7 @@ def _draw_rate(g, fixed, shape, rate):
 
 @njit(cache=True, inline="always")
 def _order(k, t, first, factor, j, g, par, fs, ist, last_order, alive, rec_i, rec_f, binned,
-           bin_width):  # fmt: skip
+           bin_width, disc):  # fmt: skip
     """Customer k orders at time t; return False if a service failure made it leave."""
     if par[P_LOGNORMAL] > 0.5:
         value = g.lognormal(par[P_LOG_MU], par[P_LOG_SIGMA])
@@ -147,6 +153,7 @@ def _order(k, t, first, factor, j, g, par, fs, ist, last_order, alive, rec_i, re
     ist[k, ORDERS] += 1
     last_order[k] = t
     fs[k, REVENUE] += value
+    fs[k, DREVENUE] += value * disc
     if first:
         rec_i[FIRST_N, j] += 1
         rec_f[FIRST_REV, j] += value
@@ -169,7 +176,7 @@ def _order(k, t, first, factor, j, g, par, fs, ist, last_order, alive, rec_i, re
 @njit(cache=True, inline="always")
 def _live_month(k, start, end, lam_e, mu_e, rho, j, repeat_value, g_orders, g_ref, par, fs, ist,
                 last_order, alive, rec_i, rec_f, ref_times, nref, binned,
-                bin_width):  # fmt: skip
+                bin_width, disc):  # fmt: skip
     """Customer k lives from ``start`` to ``end`` at constant rates; return referral count.
 
     The clocks hold unit-rate exponential budgets: a clock of rate q fires after
@@ -196,7 +203,7 @@ def _live_month(k, start, end, lam_e, mu_e, rho, j, repeat_value, g_orders, g_re
             return nref
         if dt == d_o:
             if not _order(k, now, False, repeat_value, j, g_orders, par, fs, ist, last_order,
-                          alive, rec_i, rec_f, binned, bin_width):  # fmt: skip
+                          alive, rec_i, rec_f, binned, bin_width, disc):  # fmt: skip
                 return nref
             fs[k, CLOCK_O] = g_orders.exponential(1.0)
         else:
@@ -210,7 +217,7 @@ def _live_month(k, start, end, lam_e, mu_e, rho, j, repeat_value, g_orders, g_re
 @njit(cache=True)
 def _arrivals(times, source_var, g_traits, j, m, first_value, repeat_value, lam_f, mu_f, n,
               g_orders, g_churn, g_ref, par, fs, ist, last_order, alive, rec_i, rec_f,
-              ref_times, cohort_count, binned, bin_width):  # fmt: skip
+              ref_times, cohort_count, binned, bin_width, disc):  # fmt: skip
     """Bring in one source's arrivals of month j (sorted times); return the new n or -1."""
     for t in times:
         if n == fs.shape[0]:
@@ -224,12 +231,14 @@ def _arrivals(times, source_var, g_traits, j, m, first_value, repeat_value, lam_
             g_traits.gamma(par[P_GG_Q], 1.0 / par[P_GG_V]) if par[P_LOGNORMAL] < 0.5 else np.nan
         )
         fs[k, REVENUE] = 0.0
+        fs[k, DREVENUE] = 0.0
         alive[k] = True
         ist[k, ORDERS] = 0
         ist[k, COHORT] = j
+        ist[k, SOURCE] = source_var
         rec_i[source_var, j] += 1
         if not _order(k, t, True, first_value, j, g_orders, par, fs, ist, last_order, alive,
-                      rec_i, rec_f, binned, bin_width):  # fmt: skip
+                      rec_i, rec_f, binned, bin_width, disc):  # fmt: skip
             continue  # left after a failed first order: never counted as alive
         fs[k, CLOCK_O] = g_orders.exponential(1.0)
         fs[k, CLOCK_C] = g_churn.exponential(1.0)
@@ -237,7 +246,7 @@ def _arrivals(times, source_var, g_traits, j, m, first_value, repeat_value, lam_
         # arrivals refer from the next month on
         _live_month(k, t, m + 1.0, fs[k, LAM] * lam_f, fs[k, MU] * mu_f, 0.0, j, repeat_value,
                     g_orders, g_ref, par, fs, ist, last_order, alive, rec_i, rec_f, ref_times,
-                    0, binned, bin_width)  # fmt: skip
+                    0, binned, bin_width, disc)  # fmt: skip
         if alive[k]:
             cohort_count[j + 1] += 1
     return n
@@ -258,9 +267,16 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
         for k in range(n):
             if last_order[k] >= oldest:
                 targeted += 1
+        disc = par[P_DISCOUNT] ** (j + 1)  # the month's cash falls at its end
         acquisition = (1.0 - shares[j]) * budgets[j]
         retention = shares[j] * budgets[j]
         c = min(retention / targeted, par[P_C_MAX]) if targeted > 0 else 0.0
+        charged = c * targeted
+        unspent = 0.0
+        if targeted <= 0 or c >= par[P_C_MAX]:  # only the cap (or no one) leaves money
+            unspent = max(0.0, retention - charged)
+        if par[P_UNSPENT_TO_ACQ] > 0.5:
+            acquisition += unspent
         uplift = 1.0 + par[P_U_MAX] * -math.expm1(-c / par[P_C_U])
         care = 1.0 - par[P_V_MAX] * -math.expm1(-c / par[P_C_V])
         fatigue = 1.0 + par[P_K_F] * max(0.0, c - par[P_C_F]) / par[P_C_F]
@@ -274,8 +290,17 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
         rec_i[TARGETED, j] = targeted
         rec_f[SPEND_PC, j] = c
         rec_f[ACQ_SPEND, j] = acquisition
-        rec_f[RET_SPEND, j] = c * targeted
-        rec_f[RET_UNSPENT, j] = retention - c * targeted
+        rec_f[RET_SPEND, j] = charged
+        rec_f[RET_UNSPENT, j] = unspent
+        spent = acquisition + charged
+        rec_f[EFF_SPLIT, j] = charged / spent if spent > 0.0 else np.nan
+        if room > 0.0:
+            rec_f[MARGINAL_CAC, j] = (
+                par[P_CAC0] * math.exp(min(acquisition / (par[P_CEILING] * par[P_CAC0]), 700.0))
+                / room
+            )
+        else:
+            rec_f[MARGINAL_CAC, j] = np.inf
         paid_mean = (
             room * par[P_CEILING] * -math.expm1(-acquisition / (par[P_CEILING] * par[P_CAC0]))
         )
@@ -307,7 +332,7 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
                 continue
             nref = _live_month(k, float(m), m + 1.0, lam_e, mu_e, rho, j, repeat_value, g_orders,
                                g_ref_t, par, fs, ist, last_order, alive, rec_i, rec_f,
-                               ref_times, nref, binned, bin_width)  # fmt: skip
+                               ref_times, nref, binned, bin_width, disc)  # fmt: skip
             if nref < 0:
                 return -1, 0
             if not alive[k]:
@@ -324,7 +349,8 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
             before = n
             n = _arrivals(times, var, g_traits, j, float(m), first_value, repeat_value, lam_f,
                           mu_f, n, g_orders, g_churn, g_ref_t, par, fs, ist, last_order, alive,
-                          rec_i, rec_f, ref_times, cohort_count, binned, bin_width)  # fmt: skip
+                          rec_i, rec_f, ref_times, cohort_count, binned, bin_width,
+                          disc)  # fmt: skip
             if n < 0:
                 return -1, 0
             acquired += n - before
@@ -347,16 +373,18 @@ class _Run:
     def __init__(self, capacity: int, months: int, base: CustomerBase, gens: dict):
         n0 = base.size
         # rows past the base are filled in full when a customer arrives
-        self.fs = np.empty((capacity, 7))
+        self.fs = np.empty((capacity, 8))
         self.last_order = np.empty(capacity)
         self.alive = np.empty(capacity, np.bool_)
-        self.ist = np.empty((capacity, 2), np.int64)
+        self.ist = np.empty((capacity, 3), np.int64)
         self.fs[:n0, LAM], self.fs[:n0, MU], self.fs[:n0, NU] = (
             base.purchase_rate,
             base.churn_hazard,
             base.spend_scale,
         )
         self.fs[:n0, REVENUE] = 0.0
+        self.fs[:n0, DREVENUE] = 0.0
+        self.ist[:n0, SOURCE] = BASE
         self.last_order[:n0] = base.last_order
         self.ist[:n0, ORDERS] = base.orders
         self.ist[:n0, COHORT] = -1
@@ -444,11 +472,18 @@ def simulate(scenario: Scenario, retention_share: float, seeds: ReplicateSeeds,
     record = {name: run.rec_i[i].astype(VARIABLES[name].dtype) for i, name in enumerate(INT_VARS)}
     record.update({name: run.rec_f[i] for i, name in enumerate(FLOAT_VARS)})
     record["cohort_alive"] = run.cohort_alive.astype(VARIABLES["cohort_alive"].dtype)
-    last = retention_effects(float(run.rec_f[SPEND_PC, horizon - 1]), scenario.retention)
-    alive = run.alive[:n]
-    lam, mu, nu = (run.fs[:n, row][alive] for row in (LAM, MU, NU))
-    equities = terminal_equity(scenario, lam, mu, nu, last)
-    outcome = finish_outcome(scenario, record, run.fs[:n, REVENUE], equities)
+    customers = HorizonCustomers(
+        purchase_rate=run.fs[:n, LAM],
+        churn_hazard=run.fs[:n, MU],
+        spend_scale=run.fs[:n, NU],
+        last_order=run.last_order[:n],
+        alive=run.alive[:n],
+        revenue=run.fs[:n, REVENUE],
+        discounted_revenue=run.fs[:n, DREVENUE],
+        arrival_month=run.ist[:n, COHORT],
+        source=run.ist[:n, SOURCE],
+    )
+    outcome = finish_outcome(scenario, record, customers)
     if replay is not None:
         outcome.repeat_orders_binned = run.binned
     return outcome

@@ -1,69 +1,101 @@
-"""Per-replicate measures shared by both engines: NPV, customer equity, facts measures."""
+"""Per-replicate measures shared by both engines: NPV, terminal values, facts measures."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from sim.economics import customer_equity, monthly_discount_factor, npv
+from sim.economics import monthly_discount_factor, npv
 from sim.outcome import Outcome
-from sim.response import RetentionEffects
 from sim.scenario import Scenario
+from sim.terminal_value import Continuation, terminal_values
+
+PAID, ORGANIC, REFERRAL, SCHEDULED, BASE = range(5)
+"""Source codes of a customer (how it arrived); BASE for the initial base."""
 
 
-def terminal_equity(
-    scenario: Scenario,
-    purchase_rate: np.ndarray,
-    churn_hazard: np.ndarray,
-    spend_scale: np.ndarray,
-    effects: RetentionEffects,
-) -> np.ndarray:
-    """Customer equity at the horizon of each active customer under the last month's effects.
+@dataclass(frozen=True)
+class HorizonCustomers:
+    """Every customer of one horizon run (alive or not), arrays with dims (customer,).
 
-    DESIGN.md's CE_i with the effective rates (traits times the last month's retention
-    effects; no seasonal multiplier) and v_rep the mean repeat order value of the
-    customer (mean first-order value times 1 + repeat premium).
+    ``last_order`` and ``arrival_month`` are model months (arrival_month -1 for the
+    initial base); ``discounted_revenue`` is the customer's horizon revenue, each order
+    discounted to time 0 from its month end.
+    """
 
-    Parameters
-    ----------
-    purchase_rate, churn_hazard : traits lambda_i and mu_i (per month), dims (customer,).
-    spend_scale : Gamma-Gamma nu_i (per currency), dims (customer,); ignored for log-normal.
-    effects : the last month's retention effects.
+    purchase_rate: np.ndarray  # lambda_i, per month
+    churn_hazard: np.ndarray  # mu_i, per month
+    spend_scale: np.ndarray  # Gamma-Gamma nu_i, per currency (NaN for log-normal)
+    last_order: np.ndarray  # months
+    alive: np.ndarray  # bool
+    revenue: np.ndarray  # currency, within the horizon
+    discounted_revenue: np.ndarray  # currency, at time 0
+    arrival_month: np.ndarray  # month index, -1 for the base
+    source: np.ndarray  # PAID, ORGANIC, REFERRAL, SCHEDULED or BASE
+
+
+def repeat_value(scenario: Scenario, spend_scale: np.ndarray) -> np.ndarray:
+    """Mean repeat-order value of each customer (currency per order).
+
+    The mean first-order value (log-normal mean, or p / nu_i under Gamma-Gamma) times
+    1 + repeat premium.
     """
     value = scenario.customers.order_value
-    service = scenario.customers.service
-    mean_spend = value.mean if value.model == "lognormal" else value.p / spend_scale
-    return customer_equity(
-        purchase_rate=purchase_rate * effects.purchase_multiplier,
-        churn_hazard=churn_hazard * effects.hazard_multiplier,
-        repeat_value=mean_spend * (1.0 + value.repeat_premium),
-        gross_margin=scenario.economics.gross_margin,
-        retention_cost=effects.spend_per_customer,
-        leave_rate_per_order=service.failure_probability * service.leave_probability,
-        discount_rate=scenario.economics.discount_rate,
+    mean_spend = (
+        np.full(len(spend_scale), value.mean) if value.model == "lognormal" else value.p / spend_scale
     )
+    return mean_spend * (1.0 + value.repeat_premium)
 
 
 def finish_outcome(
-    scenario: Scenario,
-    record: dict[str, np.ndarray],
-    customer_revenue: np.ndarray,
-    customer_equities: np.ndarray,
+    scenario: Scenario, record: dict[str, np.ndarray], customers: HorizonCustomers
 ) -> Outcome:
-    """Add NPV, discounted customer equity, decision metric and facts measures to a record.
+    """Add NPV, terminal values, decision metric, new-customer value and facts measures.
 
     Parameters
     ----------
     record : the monthly record, dims (month,) (and (cohort, month) for cohort_alive).
-    customer_revenue : revenue of each customer within the horizon (currency), (customer,).
-    customer_equities : terminal equity of each active customer (currency), (customer,).
+    customers : every customer of the run.
     """
-    rate = scenario.economics.discount_rate
+    economics = scenario.economics
     horizon = scenario.horizon_months
-    value_npv = npv(record["profit"], rate)
-    equity = float(np.sum(customer_equities)) * monthly_discount_factor(rate) ** horizon
-    served = customer_revenue[customer_revenue > 0]
+    end_factor = monthly_discount_factor(economics.discount_rate) ** horizon
+    value_npv = npv(record["profit"], economics.discount_rate)
+
+    alive = customers.alive
+    continuation = Continuation.of(scenario)
+    values = repeat_value(scenario, customers.spend_scale)
+    age = horizon - customers.last_order[alive]
+    terminal = {
+        convention: terminal_values(
+            convention,
+            continuation,
+            customers.purchase_rate[alive],
+            customers.churn_hazard[alive],
+            values[alive],
+            age,
+        )
+        for convention in ("no_marketing", "optimal_care")
+    }
+    chosen = economics.terminal_value
+    equity_each = terminal.get(chosen, np.zeros(int(alive.sum())))
+    equity = float(np.sum(equity_each)) * end_factor
+
+    # value of a new paid customer at its arrival month start: own discounted margin to
+    # the horizon plus its terminal value under the scenario's convention
+    paid = (customers.source == PAID) & (customers.arrival_month >= 0)
+    per_customer_equity = np.zeros(len(alive))
+    per_customer_equity[alive] = equity_each
+    arrival_factor = monthly_discount_factor(economics.discount_rate) ** customers.arrival_month[paid]
+    new_value = (
+        economics.gross_margin * customers.discounted_revenue[paid]
+        + per_customer_equity[paid] * end_factor
+    ) / arrival_factor
+    value_new = float(new_value.mean()) if new_value.size else np.nan
+
+    served = customers.revenue[customers.revenue > 0]
     total = float(served.sum())
     top_count = math.ceil(0.2 * len(served))
     top = np.partition(served, len(served) - top_count)[len(served) - top_count :]
@@ -73,6 +105,9 @@ def finish_outcome(
         npv=np.float64(value_npv),
         customer_equity=np.float64(equity),
         decision_metric=np.float64(value_npv + equity),
+        terminal_no_marketing=np.float64(float(np.sum(terminal["no_marketing"])) * end_factor),
+        terminal_optimal_care=np.float64(float(np.sum(terminal["optimal_care"])) * end_factor),
+        new_customer_value=np.float64(value_new),
         customers_served=np.int32(len(served)),
         top20_revenue_share=np.float64(top.sum() / total if total > 0 else np.nan),
         repeat_revenue_share=np.float64(

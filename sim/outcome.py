@@ -55,12 +55,25 @@ VARIABLES: dict[str, Variable] = {
     ),
     "first_revenue": Variable("month", f"{CURRENCY} per month", "Revenue of first orders"),
     "repeat_revenue": Variable("month", f"{CURRENCY} per month", "Revenue of repeat orders"),
-    "acquisition_spend": Variable("month", f"{CURRENCY} per month", "Acquisition spend"),
+    "acquisition_spend": Variable(
+        "month",
+        f"{CURRENCY} per month",
+        "Acquisition spend (its share of the budget plus unspent retention money moved to it)",
+    ),
     "retention_spend": Variable("month", f"{CURRENCY} per month", "Retention spend charged"),
     "retention_unspent": Variable(
         "month",
         f"{CURRENCY} per month",
-        "Retention budget left unspent (spend cap or no one to target)",
+        "Retention budget the cap (or an empty targeted base) left unspent; moved to "
+        "acquisition or returned, as retention.unspent says",
+    ),
+    "effective_split": Variable(
+        "month", "1", "Effective split: retention spend charged over total spend charged"
+    ),
+    "marginal_cac": Variable(
+        "month",
+        f"{CURRENCY} per customer",
+        "Marginal cost of a paid customer at the month's acquisition spend, 1 / n'(A)",
     ),
     "spend_per_customer": Variable(
         "month", f"{CURRENCY} per customer per month", "Retention spend per targeted customer"
@@ -76,10 +89,30 @@ VARIABLES: dict[str, Variable] = {
     # one value per replicate
     "npv": Variable("replicate", CURRENCY, "Net present value of monthly profit at time 0"),
     "customer_equity": Variable(
-        "replicate", CURRENCY, "Terminal customer equity discounted to time 0"
+        "replicate",
+        CURRENCY,
+        "Terminal value of the customers alive at the horizon under the scenario's "
+        "convention (economics.terminal_value), discounted to time 0",
     ),
     "decision_metric": Variable(
-        "replicate", CURRENCY, "NPV of profit plus discounted customer equity"
+        "replicate", CURRENCY, "NPV of profit plus discounted terminal value"
+    ),
+    "terminal_no_marketing": Variable(
+        "replicate",
+        CURRENCY,
+        "Terminal value if nobody is contacted after the horizon, discounted to time 0",
+    ),
+    "terminal_optimal_care": Variable(
+        "replicate",
+        CURRENCY,
+        "Terminal value if each customer is kept at its own best spend while targeted, "
+        "discounted to time 0",
+    ),
+    "new_customer_value": Variable(
+        "replicate",
+        f"{CURRENCY} per customer",
+        "Value of a new paid customer at its arrival month: discounted margin to the "
+        "horizon plus terminal value (mean over the horizon's paid arrivals)",
     ),
     "customers_served": Variable(
         "replicate", "customers", "Customers with at least one order in the horizon", "int32"

@@ -14,21 +14,24 @@ import math
 import numpy as np
 import simpy
 
-from sim.measures import finish_outcome, terminal_equity
+from sim.economics import monthly_discount_factor
+from sim.measures import BASE, ORGANIC, PAID, REFERRAL, SCHEDULED, HorizonCustomers, finish_outcome
 from sim.outcome import CohortReplay, Outcome
 from sim.population import CustomerBase, draw_traits, fresh_base
 from sim.response import (
     calendar_month,
+    marginal_paid_cost,
+    month_spend,
     paid_arrival_mean,
     referral_multiplier,
     retention_effects,
-    spend_per_customer,
 )
 from sim.scenario import Scenario
 from sim.strategy import monthly_budget, split_budget
 from sim.streams import MAIN, WARMUP, ReplicateSeeds
 
 SOURCES = ("paid", "organic", "referral")
+SOURCE_CODES = {"paid": PAID, "organic": ORGANIC, "referral": REFERRAL, "scheduled": SCHEDULED}
 INF = math.inf
 
 
@@ -67,6 +70,9 @@ class Shop:
         self.alive = np.zeros(cap, bool)
         self.cohort = np.full(cap, -1, np.int64)  # arrival month index; -1 for the base
         self.revenue = np.zeros(cap)  # revenue in the recorded months, per customer
+        self.discounted_revenue = np.zeros(cap)  # the same, each month's discounted to 0
+        self.source = np.full(cap, BASE, np.int64)
+        self.discount = monthly_discount_factor(scenario.economics.discount_rate)
         self.purchase_rate[:n0] = base.purchase_rate
         self.churn_hazard[:n0] = base.churn_hazard
         self.spend_scale[:n0] = base.spend_scale
@@ -96,8 +102,16 @@ class Shop:
         acquisition_budget, retention_budget = split_budget(budget, share)
         n = self.n
         targeted = int(np.count_nonzero(self.last_order[:n] >= m - s.retention.target_recency))
-        c = spend_per_customer(retention_budget, targeted, s.retention.max_spend_per_customer)
+        spend = month_spend(
+            acquisition_budget,
+            retention_budget,
+            targeted,
+            s.retention.max_spend_per_customer,
+            s.retention.unspent == "to_acquisition",
+        )
+        c = spend.spend_per_customer
         effects = retention_effects(c, s.retention)
+        self.month_discount = self.discount ** (i + 1)  # the month's cash falls at its end
         cal = calendar_month(s.start_month, m) - 1
         season = s.customers.seasonality
         self.order_rate_factor = effects.purchase_multiplier * season.order_rate[cal]
@@ -116,11 +130,15 @@ class Shop:
         r = self.rec
         r["targeted"][i] = targeted
         r["spend_per_customer"][i] = c
-        r["acquisition_spend"][i] = acquisition_budget
-        r["retention_spend"][i] = c * targeted
-        r["retention_unspent"][i] = retention_budget - c * targeted
+        r["acquisition_spend"][i] = spend.acquisition
+        r["retention_spend"][i] = spend.retention_charged
+        r["retention_unspent"][i] = spend.retention_unspent
+        r["effective_split"][i] = spend.effective_split
+        r["marginal_cac"][i] = marginal_paid_cost(
+            spend.acquisition, self.acq.ceiling, self.acq.cac0, self.market_acquired
+        )
         paid_mean = paid_arrival_mean(
-            acquisition_budget, self.acq.ceiling, self.acq.cac0, self.market_acquired
+            spend.acquisition, self.acq.ceiling, self.acq.cac0, self.market_acquired
         )
         for source, mean in (("paid", paid_mean), ("organic", self.acq.organic_rate * room)):
             rng = self.rngs[f"{source}_times"]
@@ -156,6 +174,7 @@ class Shop:
         self.purchase_rate[k], self.churn_hazard[k], self.spend_scale[k] = lam, mu, nu
         self.alive[k] = True
         self.cohort[k] = self.index
+        self.source[k] = SOURCE_CODES[source]
         self.acquired += 1
         self.rec[f"new_{source}"][self.index] += 1
         return k
@@ -175,6 +194,7 @@ class Shop:
         self.rec[f"{kind}_orders"][i] += 1
         self.rec[f"{kind}_revenue"][i] += value
         self.revenue[k] += value
+        self.discounted_revenue[k] += value * self.month_discount
         if not first and len(self.binned):  # repeat orders in fine reporting bins (backtests)
             b = int(self.env.now // self.replay.bin_width)
             if 0 <= b < len(self.binned):
@@ -201,9 +221,11 @@ class Shop:
             "alive",
             "cohort",
             "revenue",
+            "discounted_revenue",
+            "source",
         ):
             old = getattr(self, name)
-            fill = {"last_order": -INF, "cohort": -1}.get(name, 0)
+            fill = {"last_order": -INF, "cohort": -1, "source": BASE}.get(name, 0)
             new = np.full(2 * len(old), fill, dtype=old.dtype)
             new[: len(old)] = old
             setattr(self, name, new)
@@ -332,14 +354,17 @@ def simulate(
 
 
 def finish(scenario: Scenario, shop: Shop) -> Outcome:
-    """Add the per-replicate measures: NPV, terminal customer equity, facts measures."""
+    """Add the per-replicate measures: NPV, terminal values, facts measures."""
     n = shop.n
-    alive = shop.alive[:n]
-    equities = terminal_equity(
-        scenario,
-        shop.purchase_rate[:n][alive],
-        shop.churn_hazard[:n][alive],
-        shop.spend_scale[:n][alive],
-        shop.effects,
+    customers = HorizonCustomers(
+        purchase_rate=shop.purchase_rate[:n],
+        churn_hazard=shop.churn_hazard[:n],
+        spend_scale=shop.spend_scale[:n],
+        last_order=shop.last_order[:n],
+        alive=shop.alive[:n],
+        revenue=shop.revenue[:n],
+        discounted_revenue=shop.discounted_revenue[:n],
+        arrival_month=shop.cohort[:n],
+        source=shop.source[:n],
     )
-    return finish_outcome(scenario, shop.rec, shop.revenue[:n], equities)
+    return finish_outcome(scenario, shop.rec, customers)

@@ -31,6 +31,9 @@ from sim.scenario_files import (
 MAX_SEED = 2**63 - 1  # the root seed is stored as a 64-bit integer attribute
 MAX_SPLITS = 1001
 SPLITS_SOURCE, SWEEP_SOURCE = "--splits", "--sweep"
+# Swept keys under these tables change only decisions from month 0 on: the warm-up
+# (the business's past) is shared across their values.
+DECISION_PREFIXES = ("budget.", "strategy.")
 
 
 class PlanError(ValueError):
@@ -106,13 +109,14 @@ class SweepPlan:
         return with_value(self.scenario, values)
 
     def warmup_scenario(self, values: Mapping[str, Any]) -> Scenario:
-        """The scenario the cell's warm-up runs under (DESIGN.md: shared history).
+        """The scenario the cell's warm-up runs under (DESIGN.md: business stage).
 
-        The warm-up is the business's past, shared by every split and swept value of a
-        replicate: it runs under the unswept scenario, except for swept keys of the
-        initial base itself (its length, budget and split), which define that past.
+        Swept assumptions apply to the business's past too: any swept key reruns the
+        warm-up (with the replicate's same streams), so "what if churn were higher"
+        changes the whole base. Only keys under ``budget`` and ``strategy`` (the decision
+        from month 0 on) leave the past alone and share one warm-up.
         """
-        own = {k: v for k, v in values.items() if k.startswith("initial_base.")}
+        own = {k: v for k, v in values.items() if not k.startswith(DECISION_PREFIXES)}
         return with_value(self.scenario, own)
 
 
