@@ -10,6 +10,7 @@ from cli.options import scenario_errors, set_option
 from cli.run import facts, run
 from cli.sweep import summary, sweep
 from sim import __version__
+from sim.scenario import rate_conversions
 from sim.scenario_files import load_scenario, scenario_toml
 
 EXAMPLES = """
@@ -35,13 +36,16 @@ def cli():
 
 @cli.command(
     help="Check a scenario file and print it resolved (extends and --set applied) "
-    "as TOML. Exit 0 if valid, 2 with the errors otherwise."
+    "as TOML. Rates given as orders_per_year or annual_churn are echoed per month "
+    "on stderr. Exit 0 if valid, 2 with the errors otherwise."
 )
 @click.argument("scenario_file", type=click.Path(dir_okay=False))
 @set_option
 @scenario_errors
 def validate(scenario_file, overrides):
     scenario = load_scenario(scenario_file, overrides)
+    for line in rate_conversions(scenario):
+        click.echo(line, err=True)
     click.echo(scenario_toml(scenario), nl=False)
 
 

@@ -9,7 +9,7 @@ scenario file is an error rather than a silently ignored default. Reading files,
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -73,7 +73,16 @@ class Acquisition(Strict):
 
 
 class GammaRate(Strict):
-    """A rate per month, either fixed or Gamma(shape, rate) across customers."""
+    """A rate per month across customers: fixed, or Gamma(shape, rate).
+
+    Subclasses add one key in the units a marketer knows (:class:`PurchaseRate`,
+    :class:`ChurnHazard`). Exactly one of :meth:`mean_keys` defines the mean; the model
+    keeps the form the file used, and :meth:`form` converts it to per-month numbers.
+    """
+
+    # The marketer's key (None on the base), and the rate's name in messages.
+    ALTERNATIVE: ClassVar[str | None] = None
+    QUANTITY: ClassVar[str] = "rate"
 
     shape: Positive | None = Field(None, description="Gamma shape (r or s; dimensionless).")
     rate: Positive | None = Field(
@@ -83,19 +92,70 @@ class GammaRate(Strict):
         None, description="A fixed rate for every customer (per month), instead of a gamma."
     )
 
+    @classmethod
+    def mean_keys(cls) -> tuple[str, ...]:
+        """The keys that define the mean; exactly one of them is given."""
+        return ("fixed", "rate") + ((cls.ALTERNATIVE,) if cls.ALTERNATIVE else ())
+
+    @classmethod
+    def allowed_forms(cls) -> str:
+        """The forms of the table in words, for error messages."""
+        forms = ["'fixed' (the same for every customer)", "'shape' and 'rate' (a Gamma)"]
+        if cls.ALTERNATIVE:
+            forms.append(f"'{cls.ALTERNATIVE}' (with 'shape' for a Gamma, without for fixed)")
+        return ", ".join(forms[:-1]) + " or " + forms[-1]
+
+    def alternative_mean(self) -> float | None:
+        """Mean per month from the marketer's key; None when that key is not given."""
+        return None
+
     @model_validator(mode="after")
     def _one_form(self) -> GammaRate:
-        gamma = self.shape is not None or self.rate is not None
-        if self.fixed is not None and gamma:
-            raise ValueError("give either 'fixed' or 'shape' and 'rate', not both")
-        if self.fixed is None and (self.shape is None or self.rate is None):
-            raise ValueError("give 'fixed', or both 'shape' and 'rate'")
+        given = [k for k in self.mean_keys() if getattr(self, k) is not None]
+        if len(given) > 1:
+            both = " and ".join(f"'{k}'" for k in given)
+            raise ValueError(
+                f"{both} both set the mean {self.QUANTITY}; give exactly one form: "
+                f"{self.allowed_forms()}"
+            )
+        if not given:
+            lone = "'shape' alone has no mean; " if self.shape is not None else ""
+            raise ValueError(
+                f"{lone}give one form of the mean {self.QUANTITY}: {self.allowed_forms()}"
+            )
+        (key,) = given
+        if key == "fixed" and self.shape is not None:
+            raise ValueError(
+                "'fixed' takes no 'shape' (it is the same for every customer); give either "
+                "'fixed' or 'shape' and 'rate'"
+                + (f", or '{self.ALTERNATIVE}' with 'shape'" if self.ALTERNATIVE else "")
+            )
+        if key == "rate" and self.shape is None:
+            raise ValueError(
+                "'rate' needs 'shape' (Gamma(shape, rate), mean = shape / rate per month)"
+            )
+        alternative = self.alternative_mean()
+        if key == self.ALTERNATIVE and self.shape is not None:
+            value = getattr(self, key)
+            if not alternative > 0.0 or not math.isfinite(self.shape / alternative):
+                raise ValueError(
+                    f"{key} = {value!r} with 'shape' is a Gamma of mean {alternative:g} a "
+                    f"month, which needs a mean > 0; give {key} > 0, or leave out 'shape' "
+                    f"for a fixed {self.QUANTITY} of {alternative:g} a month"
+                )
         if self.mean > MAX_RATE_PER_MONTH:
             raise ValueError(
-                f"mean rate {self.mean:g} a month (shape / rate, or fixed) is implausible; "
-                f"at most {MAX_RATE_PER_MONTH:g} a month is allowed"
+                f"mean {self.QUANTITY} {self.mean:g} a month ({self._mean_words()}) is "
+                f"implausible; at most {MAX_RATE_PER_MONTH:g} a month is allowed"
             )
         return self
+
+    def _mean_words(self) -> str:
+        if self.fixed is not None:
+            return "fixed"
+        if self.rate is not None:
+            return "shape / rate"
+        return f"from {self.ALTERNATIVE}"
 
     @property
     def mean(self) -> float:
@@ -104,8 +164,112 @@ class GammaRate(Strict):
         return fixed if fixed is not None else shape / rate
 
     def form(self) -> tuple[float | None, float | None, float | None]:
-        """(fixed, shape, rate) per month, whichever form the file used; fixed is None for a gamma."""
-        return self.fixed, self.shape, self.rate
+        """(fixed, shape, rate) per month, converted from whichever form the file used.
+
+        ``fixed`` is None for a Gamma; ``shape`` and ``rate`` are None for a fixed rate.
+        The Gamma rate of the marketer's form is shape / mean (per month).
+        """
+        alternative = self.alternative_mean()
+        if alternative is None:
+            return self.fixed, self.shape, self.rate
+        if self.shape is None:
+            return alternative, None, None
+        return None, self.shape, self.shape / alternative
+
+
+class PurchaseRate(GammaRate):
+    """lambda: repeat orders a month; or ``orders_per_year`` (mean repeat orders a year)."""
+
+    ALTERNATIVE: ClassVar[str | None] = "orders_per_year"
+    QUANTITY: ClassVar[str] = "purchase rate"
+
+    shape: Positive | None = Field(
+        None, description="Gamma shape r of lambda across customers (dimensionless)."
+    )
+    rate: Positive | None = Field(
+        None,
+        description="Gamma rate alpha of lambda (months). Mean = shape / rate repeat orders "
+        "a month.",
+    )
+    fixed: NonNegative | None = Field(
+        None, description="The same repeat orders a month for every customer (per month)."
+    )
+    orders_per_year: NonNegative | None = Field(
+        None,
+        description="Mean repeat orders a year per active customer, instead of 'rate': "
+        "alpha = 12 shape / orders_per_year, or fixed without 'shape' (orders per year).",
+    )
+
+    def alternative_mean(self) -> float | None:
+        """Mean repeat orders a month, orders_per_year / 12; None if not given."""
+        return None if self.orders_per_year is None else self.orders_per_year / 12.0
+
+
+class ChurnHazard(GammaRate):
+    """mu: dropout hazard a month; or ``annual_churn`` (share leaving within a year)."""
+
+    ALTERNATIVE: ClassVar[str | None] = "annual_churn"
+    QUANTITY: ClassVar[str] = "churn hazard"
+
+    shape: Positive | None = Field(
+        None, description="Gamma shape s of mu across customers (dimensionless)."
+    )
+    rate: Positive | None = Field(
+        None,
+        description="Gamma rate beta of mu (months). Mean = shape / rate per month; a higher "
+        "rate means lower churn.",
+    )
+    fixed: NonNegative | None = Field(
+        None, description="The same dropout hazard for every customer (per month)."
+    )
+    annual_churn: NonNegative | None = Field(
+        None,
+        description="Share of customers who leave within a year, instead of 'rate': mean "
+        "hazard -ln(1 - annual_churn) / 12 a month, below 1 (share).",
+    )
+
+    @field_validator("annual_churn")
+    @classmethod
+    def _below_one(cls, value: float | None) -> float | None:
+        if value is not None and value >= 1.0:
+            raise ValueError(
+                "annual_churn is the share of customers who leave within a year and must be "
+                "below 1 (1 = everyone leaves: an infinite hazard); give e.g. 0.6 for 60 %"
+            )
+        return value
+
+    def alternative_mean(self) -> float | None:
+        """Mean hazard a month, -ln(1 - annual_churn) / 12; None if not given."""
+        return None if self.annual_churn is None else -math.log1p(-self.annual_churn) / 12.0
+
+
+def conversion_text(key: str, rate: GammaRate) -> str | None:
+    """What a marketer's form of a rate means per month, or None for the Gamma forms.
+
+    E.g. ``customers.churn_hazard: annual_churn 0.6 = mean hazard 0.0764 a month =
+    Gamma(shape 0.6, rate 7.86); a new cohort loses 43 % in its first year (customers
+    differ)``: with a shape, annual_churn sets the mean hazard, and the share a cohort
+    loses to it in a year is lower because the fast leavers go first.
+
+    Parameters
+    ----------
+    key : dotted key of the rate's table, for the text.
+    rate : the validated rate.
+    """
+    name = rate.ALTERNATIVE
+    if name is None or getattr(rate, name) is None:
+        return None
+    what = "mean hazard" if isinstance(rate, ChurnHazard) else "mean repeat orders"
+    fixed, shape, gamma_rate = rate.form()
+    text = f"{key}: {name} {getattr(rate, name):.3g} = {what} {rate.mean:.3g} a month"
+    if fixed is not None:
+        return f"{text}, the same for every customer"
+    text = f"{text} = Gamma(shape {shape:.3g}, rate {gamma_rate:.3g})"
+    if isinstance(rate, ChurnHazard):
+        # a Gamma mixture of exponentials survives a year with (beta / (beta + 12))^s
+        lost = -math.expm1(shape * math.log(gamma_rate / (gamma_rate + 12.0)))
+        text += f"; a new cohort loses {100 * lost:.0f} % in its first year (customers differ)"
+    return text
 
 
 class OrderValue(Strict):
@@ -176,10 +340,10 @@ class Service(Strict):
 
 
 class Customers(Strict):
-    purchase_rate: GammaRate = Field(
+    purchase_rate: PurchaseRate = Field(
         description="lambda: repeat orders per month while active (per month)."
     )
-    churn_hazard: GammaRate = Field(description="mu: dropout hazard (per month).")
+    churn_hazard: ChurnHazard = Field(description="mu: dropout hazard (per month).")
     order_value: OrderValue
     seasonality: Seasonality = Seasonality()
     service: Service = Service()
@@ -222,13 +386,23 @@ class Retention(Strict):
 
 class Economics(Strict):
     gross_margin: Share = Field(description="g: contribution per unit of revenue (share).")
-    discount_rate: Positive = Field(description="d: annual discount rate (per year, > 0).")
+    discount_rate: Positive = Field(description="d: annual discount rate (per year, 0 < d <= 1).")
     terminal_value: Literal["no_marketing", "optimal_care", "none"] = Field(
         "no_marketing",
         description="How customers alive at the horizon are valued, the same for every split: "
         "'no_marketing' (nobody is contacted after the horizon), 'optimal_care' (each kept "
         "at its own best spend while targeted) or 'none' (horizon profit only).",
     )
+
+    @field_validator("discount_rate")
+    @classmethod
+    def _a_share_a_year(cls, value: float) -> float:
+        if value > 1.0:
+            raise ValueError(
+                "the annual discount rate is a share a year and at most 1 (0.1 means 10 % a "
+                f"year); did you mean {value / 100:g} ({value:g} %)?"
+            )
+        return value
 
 
 class InitialBase(Strict):
@@ -342,3 +516,17 @@ class Scenario(Strict):
             if len(values) != len(set(map(repr, values))):
                 raise ValueError(f"sweep '{key}' has repeated values")
         return v
+
+
+def rate_conversions(scenario: Scenario) -> list[str]:
+    """One line per rate given in a marketer's form, saying what it is per month.
+
+    See :func:`conversion_text`; rates given as ``fixed`` or ``shape`` and ``rate`` have
+    no line.
+    """
+    rates = {
+        "customers.purchase_rate": scenario.customers.purchase_rate,
+        "customers.churn_hazard": scenario.customers.churn_hazard,
+    }
+    lines = (conversion_text(key, rate) for key, rate in rates.items())
+    return [line for line in lines if line is not None]

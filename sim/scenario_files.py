@@ -18,7 +18,7 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
-from sim.scenario import Scenario
+from sim.scenario import GammaRate, Scenario
 
 SET_SOURCE = "--set"
 NOT_SWEEPABLE = ("name", "description", "run", "sweep", "strategy.retention_share")
@@ -107,17 +107,48 @@ def deep_merge(base: dict, update: Mapping, _prefix: str = "") -> dict:
     A table that switches its ``kind`` or ``model`` (e.g. ``initial_base.kind = "none"``
     over a parent's warm-up) replaces the parent's table instead of merging with it,
     because the other form's keys would not apply. A parent that leaves ``kind`` or
-    ``model`` out has the schema's default form.
+    ``model`` out has the schema's default form. A rate table's mean-defining key
+    replaces the others (:func:`replaced_rate_keys`).
     """
     for key, value in update.items():
         if isinstance(value, Mapping) and isinstance(base.get(key), dict) and key != "sweep":
             if _switches_form(base[key], value, f"{_prefix}{key}"):
                 base[key] = copy.deepcopy(dict(value))
             else:
+                for replaced in replaced_rate_keys(f"{_prefix}{key}", value):
+                    base[key].pop(replaced, None)
                 deep_merge(base[key], value, f"{_prefix}{key}.")
         else:
             base[key] = copy.deepcopy(value)
     return base
+
+
+def replaced_rate_keys(table: str, new_keys: Iterable[str]) -> list[str]:
+    """Keys of the rate table ``table`` that setting ``new_keys`` in it drops.
+
+    A rate (:class:`sim.scenario.GammaRate`) has one mean-defining key (``fixed``,
+    ``rate`` or the marketer's form, e.g. ``annual_churn``): setting one drops the
+    others, and setting ``fixed`` also drops ``shape`` (a fixed rate has no spread) unless
+    ``shape`` is set with it. So ``customers.churn_hazard.annual_churn = 0.6`` over
+    ``{shape = 0.6, rate = 2.7}`` gives ``{shape = 0.6, annual_churn = 0.6}``. Any other
+    table, or keys that set no mean, drop nothing.
+
+    Parameters
+    ----------
+    table : dotted key of the table, e.g. ``"customers.churn_hazard"``.
+    new_keys : the keys of that table being set.
+    """
+    model = _model_at(table.split(".")) if table else None
+    if model is None or not issubclass(model, GammaRate):
+        return []
+    new = set(new_keys)
+    mean_keys = model.mean_keys()
+    if not new & set(mean_keys):
+        return []
+    dropped = [k for k in mean_keys if k not in new]
+    if "fixed" in new and "shape" not in new:
+        dropped.append("shape")
+    return dropped
 
 
 def _switches_form(old: Mapping, new: Mapping, key: str) -> bool:
@@ -231,9 +262,24 @@ def validate(raw: dict, origin: Mapping[str, str], default_source: str) -> Scena
 
 
 def with_value(scenario: Scenario, values: Mapping[str, Any]) -> Scenario:
-    """Return ``scenario`` with dotted keys set to new values, validated again."""
+    """Return ``scenario`` with dotted keys set to new values, validated again.
+
+    A rate's mean-defining key replaces the table's others (:func:`replaced_rate_keys`),
+    so a swept ``customers.churn_hazard.annual_churn`` works over a ``shape`` and
+    ``rate`` table; ``kind`` and ``model`` do not switch their table here.
+    """
     raw = scenario_table(scenario)
     raw.pop("sweep", None)
+    tables: dict[str, set[str]] = {}
+    for key in values:
+        table, _, leaf = key.rpartition(".")
+        tables.setdefault(table, set()).add(leaf)
+    for table, leaves in tables.items():
+        replaced = replaced_rate_keys(table, leaves)
+        if replaced:
+            node = get_dotted(raw, table)
+            for leaf in replaced:
+                node.pop(leaf, None)
     for key, value in values.items():
         set_dotted(raw, key, value)
     try:

@@ -8,23 +8,29 @@ and, where there is one, the value given.
 from __future__ import annotations
 
 import copy
+import math
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tomli_w
 from click.testing import CliRunner
 
 from cli.main import cli
 from sim import __version__
-from sim.scenario import Scenario
+from sim.scenario import ChurnHazard, Scenario, conversion_text, rate_conversions
 from sim.scenario_files import (
     ScenarioError,
     deep_merge,
     load_scenario,
+    replaced_rate_keys,
     scenario_from_toml,
+    scenario_toml,
     set_dotted,
+    with_value,
 )
+from sim.sweep_plan import plan_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
@@ -150,7 +156,13 @@ def test_split_range_out_of_order_names_the_range(tmp_path):
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
-        ("customers.churn_hazard.fixed", 0.1, "give either 'fixed' or 'shape' and 'rate'"),
+        (
+            "customers.churn_hazard.fixed",
+            0.1,
+            "'fixed' and 'rate' both set the mean churn hazard; give exactly one form: "
+            "'fixed' (the same for every customer), 'shape' and 'rate' (a Gamma) or "
+            "'annual_churn' (with 'shape' for a Gamma, without for fixed)",
+        ),
         ("customers.order_value.p", 2.0, "model 'lognormal' does not use p"),
         ("initial_base.kind", "fresh", "kind 'fresh' needs count"),
     ],
@@ -170,7 +182,7 @@ def test_unknown_key_suggests_the_closest_allowed_name(tmp_path):
     message = error_of(path)
     assert f"{path}: customers.churn_hazard.rat: unknown key 'rat'" in message
     assert "did you mean 'rate'?" in message
-    assert "allowed here: fixed, rate, shape" in message
+    assert "allowed here: annual_churn, fixed, rate, shape" in message
 
 
 def test_unknown_top_level_key_suggests_the_closest_name(tmp_path):
@@ -601,3 +613,305 @@ def test_set_switching_a_model_that_needs_keys_names_set(tmp_path):
     path = write_scenario(tmp_path)
     message = error_of(path, ['customers.order_value.model="gamma_gamma"'])
     assert "--set: customers.order_value: model 'gamma_gamma' needs p, q, v" in message
+
+
+# --- rates in a marketer's units ------------------------------------------------------
+
+
+def test_orders_per_year_with_a_shape_is_a_gamma_of_mean_orders_per_year_over_12(tmp_path):
+    path = write_scenario(
+        tmp_path, customers__purchase_rate={"orders_per_year": 2.5, "shape": 0.55}
+    )
+    rate = load_scenario(path).customers.purchase_rate
+    fixed, shape, alpha = rate.form()
+    assert fixed is None
+    assert shape == 0.55
+    assert alpha == pytest.approx(0.55 / (2.5 / 12))
+    assert rate.mean == pytest.approx(2.5 / 12)
+
+
+def test_orders_per_year_without_a_shape_is_a_fixed_rate(tmp_path):
+    path = write_scenario(tmp_path, customers__purchase_rate={"orders_per_year": 3.0})
+    assert load_scenario(path).customers.purchase_rate.form() == (0.25, None, None)
+
+
+def test_annual_churn_with_a_shape_is_a_gamma_of_mean_minus_log_survival_over_12(tmp_path):
+    path = write_scenario(tmp_path, customers__churn_hazard={"annual_churn": 0.6, "shape": 0.6})
+    hazard = load_scenario(path).customers.churn_hazard
+    fixed, shape, beta = hazard.form()
+    mean = -math.log(0.4) / 12
+    assert fixed is None
+    assert hazard.mean == pytest.approx(mean)
+    assert (shape, beta) == (0.6, pytest.approx(0.6 / mean))
+    # a fixed hazard of that mean loses exactly annual_churn of a cohort in a year
+    assert 1 - math.exp(-12 * hazard.mean) == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("churn", [0.0, 0.3])
+def test_annual_churn_without_a_shape_is_a_fixed_hazard(tmp_path, churn):
+    path = write_scenario(tmp_path, customers__churn_hazard={"annual_churn": churn})
+    fixed, shape, beta = load_scenario(path).customers.churn_hazard.form()
+    assert (shape, beta) == (None, None)
+    assert fixed == pytest.approx(-math.log1p(-churn) / 12)
+
+
+@pytest.mark.parametrize("churn", [1, 1.0, 1.5])
+def test_annual_churn_of_one_or_more_is_refused_naming_the_key(tmp_path, churn):
+    path = write_scenario(tmp_path, customers__churn_hazard={"annual_churn": churn})
+    message = error_of(path)
+    assert f"{path}: customers.churn_hazard.annual_churn = {churn!r}: " in message
+    assert "must be below 1 (1 = everyone leaves: an infinite hazard)" in message
+
+
+def test_negative_annual_churn_is_refused(tmp_path):
+    path = write_scenario(tmp_path, customers__churn_hazard={"annual_churn": -0.1})
+    message = error_of(path)
+    assert f"{path}: customers.churn_hazard.annual_churn = -0.1: " in message
+    assert "greater than or equal to 0" in message
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [("customers.churn_hazard", "annual_churn"), ("customers.purchase_rate", "orders_per_year")],
+)
+def test_a_gamma_of_mean_zero_is_refused(tmp_path, table, key):
+    path = write_scenario(tmp_path, **{table.replace(".", "__"): {key: 0.0, "shape": 0.6}})
+    message = error_of(path)
+    assert f"{path}: {table}: {key} = 0.0 with 'shape' is a Gamma of mean 0 a month" in message
+    assert f"give {key} > 0, or leave out 'shape'" in message
+
+
+@pytest.mark.parametrize(
+    ("table", "wrong", "allowed"),
+    [
+        ("customers.churn_hazard", "orders_per_year", "annual_churn, fixed, rate, shape"),
+        ("customers.purchase_rate", "annual_churn", "fixed, orders_per_year, rate, shape"),
+    ],
+)
+def test_each_rate_has_only_its_own_marketers_key(tmp_path, table, wrong, allowed):
+    path = write_scenario(tmp_path, **{table.replace(".", "__"): {wrong: 0.5}})
+    message = error_of(path)
+    assert f"{path}: {table}.{wrong}: unknown key '{wrong}'" in message
+    assert f"(allowed here: {allowed})" in message
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        (
+            {"annual_churn": 0.5, "fixed": 0.1},
+            "'fixed' and 'annual_churn' both set the mean churn hazard; give exactly one form:",
+        ),
+        (
+            {"annual_churn": 0.5, "rate": 2.0, "shape": 0.6},
+            "'rate' and 'annual_churn' both set the mean churn hazard",
+        ),
+        ({"shape": 0.6}, "'shape' alone has no mean; give one form of the mean churn hazard"),
+        ({"rate": 2.0}, "'rate' needs 'shape'"),
+        ({"fixed": 0.1, "shape": 0.6}, "'fixed' takes no 'shape'"),
+    ],
+)
+def test_rate_forms_that_do_not_fit_are_refused_listing_the_forms(tmp_path, table, expected):
+    path = write_scenario(tmp_path, customers__churn_hazard=table)
+    message = error_of(path)
+    assert f"{path}: customers.churn_hazard: {expected}" in message
+    if "give" in expected:
+        assert "'annual_churn' (with 'shape' for a Gamma, without for fixed)" in message
+
+
+def test_the_resolved_scenario_keeps_the_form_the_file_used(tmp_path):
+    path = write_scenario(
+        tmp_path,
+        customers__purchase_rate={"orders_per_year": 2.5, "shape": 0.55},
+        customers__churn_hazard={"annual_churn": 0.6},
+    )
+    scenario = load_scenario(path)
+    text = scenario_toml(scenario)
+    table = tomllib.loads(text)["customers"]
+    assert table["purchase_rate"] == {"orders_per_year": 2.5, "shape": 0.55}
+    assert table["churn_hazard"] == {"annual_churn": 0.6}
+    assert scenario_from_toml(text) == scenario
+
+
+def test_rate_conversions_say_what_a_marketers_form_is_per_month(tmp_path):
+    path = write_scenario(
+        tmp_path,
+        customers__purchase_rate={"orders_per_year": 3.0},
+        customers__churn_hazard={"annual_churn": 0.6, "shape": 0.6},
+    )
+    assert rate_conversions(load_scenario(path)) == [
+        "customers.purchase_rate: orders_per_year 3 = mean repeat orders 0.25 a month, "
+        "the same for every customer",
+        "customers.churn_hazard: annual_churn 0.6 = mean hazard 0.0764 a month = "
+        "Gamma(shape 0.6, rate 7.86); a new cohort loses 43 % in its first year "
+        "(customers differ)",
+    ]
+    assert rate_conversions(load_scenario(write_scenario(tmp_path))) == []
+
+
+def test_cohort_loss_in_the_conversion_matches_a_simulated_gamma_cohort():
+    hazard = ChurnHazard(annual_churn=0.6, shape=0.6)
+    _, shape, beta = hazard.form()
+    rng = np.random.default_rng(5)
+    mu = rng.gamma(shape, 1 / beta, 200_000)
+    lost = np.mean(rng.exponential(1 / mu) < 12)
+    assert abs(lost - 0.43) < 0.01
+    assert "loses 43 %" in conversion_text("customers.churn_hazard", hazard)
+
+
+# --- switching a rate's form: extends, --set, sweeps -----------------------------------
+
+
+def test_child_giving_annual_churn_drops_the_parents_rate_and_keeps_its_shape(tmp_path):
+    write_scenario(tmp_path, "parent.toml")  # churn_hazard = {shape = 0.6, rate = 2.7}
+    child = write_text(
+        tmp_path,
+        "child.toml",
+        'extends = "parent.toml"\n[customers.churn_hazard]\nannual_churn = 0.5\n',
+    )
+    hazard = load_scenario(child).customers.churn_hazard
+    assert (hazard.shape, hazard.rate, hazard.annual_churn) == (0.6, None, 0.5)
+
+
+def test_child_giving_fixed_drops_the_parents_shape_too(tmp_path):
+    write_scenario(tmp_path, "parent.toml")
+    child = write_text(
+        tmp_path, "child.toml", 'extends = "parent.toml"\n[customers.purchase_rate]\nfixed = 0.1\n'
+    )
+    assert load_scenario(child).customers.purchase_rate.form() == (0.1, None, None)
+
+
+def test_child_setting_only_the_shape_merges_with_the_parents_form(tmp_path):
+    write_scenario(tmp_path, "parent.toml", customers__churn_hazard={"annual_churn": 0.5})
+    child = write_text(
+        tmp_path, "child.toml", 'extends = "parent.toml"\n[customers.churn_hazard]\nshape = 2.0\n'
+    )
+    hazard = load_scenario(child).customers.churn_hazard
+    assert (hazard.shape, hazard.annual_churn) == (2.0, 0.5)
+
+
+def test_set_orders_per_year_over_the_baselines_gamma_keeps_its_shape():
+    rate = load_scenario(BASELINE, ["customers.purchase_rate.orders_per_year=3"]).customers
+    assert (rate.purchase_rate.shape, rate.purchase_rate.rate) == (0.55, None)
+    assert rate.purchase_rate.mean == pytest.approx(0.25)
+
+
+def test_set_rate_over_annual_churn_switches_back_to_the_gamma_form(tmp_path):
+    path = write_scenario(tmp_path, customers__churn_hazard={"annual_churn": 0.5, "shape": 0.6})
+    hazard = load_scenario(path, ["customers.churn_hazard.rate=2.0"]).customers.churn_hazard
+    assert (hazard.shape, hazard.rate, hazard.annual_churn) == (0.6, 2.0, None)
+
+
+def test_set_fixed_over_a_gamma_drops_shape_and_rate():
+    hazard = load_scenario(BASELINE, ["customers.churn_hazard.fixed=0.05"]).customers
+    assert hazard.churn_hazard.form() == (0.05, None, None)
+
+
+def test_set_rate_over_a_fixed_rate_still_needs_a_shape_and_names_set(tmp_path):
+    path = write_scenario(tmp_path, customers__churn_hazard={"fixed": 0.1})
+    message = error_of(path, ["customers.churn_hazard.rate=2.0"])
+    assert "--set: customers.churn_hazard: 'rate' needs 'shape'" in message
+
+
+def test_replaced_rate_keys_only_for_a_mean_defining_key_of_a_rate_table():
+    assert replaced_rate_keys("customers.churn_hazard", {"annual_churn"}) == ["fixed", "rate"]
+    assert replaced_rate_keys("customers.churn_hazard", {"fixed"}) == [
+        "rate",
+        "annual_churn",
+        "shape",
+    ]
+    assert replaced_rate_keys("customers.purchase_rate", {"fixed", "shape"}) == [
+        "rate",
+        "orders_per_year",
+    ]
+    assert replaced_rate_keys("customers.purchase_rate", {"shape"}) == []
+    assert replaced_rate_keys("acquisition", {"rate"}) == []
+    assert replaced_rate_keys("", {"fixed"}) == []
+
+
+def test_sweeping_annual_churn_over_the_baselines_gamma():
+    plan = plan_sweep(
+        load_scenario(BASELINE), sweeps=["customers.churn_hazard.annual_churn=[0.4, 0.6, 0.8]"]
+    )
+    hazards = [plan.cell_scenario(values).customers.churn_hazard for _, values in plan.cells()]
+    assert [(h.shape, h.rate, h.annual_churn) for h in hazards] == [
+        (0.6, None, 0.4),
+        (0.6, None, 0.6),
+        (0.6, None, 0.8),
+    ]
+    assert [h.mean for h in hazards] == pytest.approx(
+        [-math.log(1 - a) / 12 for a in (0.4, 0.6, 0.8)]
+    )
+    # the stored scenario keeps the baseline's form; the sweep table says what varies
+    assert plan.scenario.customers.churn_hazard.rate == 2.7
+
+
+def test_sweeping_orders_per_year_from_the_scenarios_sweep_table(tmp_path):
+    path = write_scenario(tmp_path, sweep={"customers.purchase_rate.orders_per_year": [2, 4]})
+    plan = plan_sweep(load_scenario(path))
+    rates = [plan.cell_scenario(values).customers.purchase_rate for _, values in plan.cells()]
+    assert [r.form() for r in rates] == [
+        (None, 0.5, pytest.approx(0.5 / (2 / 12))),
+        (None, 0.5, pytest.approx(0.5 / (4 / 12))),
+    ]
+
+
+def test_sweeping_fixed_over_a_gamma_drops_the_shape():
+    plan = plan_sweep(load_scenario(BASELINE), sweeps=["customers.churn_hazard.fixed=[0.1]"])
+    ((_, values),) = plan.cells()
+    assert plan.cell_scenario(values).customers.churn_hazard.form() == (0.1, None, None)
+
+
+def test_sweeping_shape_and_fixed_together_keeps_the_swept_shape(tmp_path):
+    scenario = load_scenario(write_scenario(tmp_path))
+    for values in (
+        {"customers.churn_hazard.shape": 2.0, "customers.churn_hazard.annual_churn": 0.5},
+        {"customers.churn_hazard.annual_churn": 0.5, "customers.churn_hazard.shape": 2.0},
+    ):
+        hazard = with_value(scenario, values).customers.churn_hazard
+        assert (hazard.shape, hazard.rate, hazard.annual_churn) == (2.0, None, 0.5)
+
+
+def test_sweeping_an_annual_churn_of_one_is_refused_naming_the_value(tmp_path):
+    path = write_scenario(tmp_path, sweep={"customers.churn_hazard.annual_churn": [0.5, 1.0]})
+    message = error_of(path)
+    assert f"{path}: sweep.customers.churn_hazard.annual_churn: value 1.0: " in message
+    assert "must be below 1" in message
+    assert "value 0.5" not in message
+
+
+def test_cli_validate_echoes_the_conversion_on_stderr_and_prints_toml_on_stdout():
+    result = CliRunner().invoke(
+        cli, ["validate", str(BASELINE), "--set", "customers.churn_hazard.annual_churn=0.6"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "customers.churn_hazard: annual_churn 0.6 = mean hazard 0.0764 a month = "
+        "Gamma(shape 0.6, rate 7.86); a new cohort loses 43 % in its first year "
+        "(customers differ)\n"
+    )
+    churn = tomllib.loads(result.stdout)["customers"]["churn_hazard"]
+    assert churn == {"shape": 0.6, "annual_churn": 0.6}
+
+
+def test_cli_validate_echoes_nothing_for_gamma_forms():
+    result = CliRunner().invoke(cli, ["validate", str(BASELINE)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+
+
+# --- economics ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("rate", "guess"), [(10, "0.1 (10 %)"), (1.5, "0.015 (1.5 %)")])
+def test_a_discount_rate_above_one_is_refused_with_a_percent_hint(tmp_path, rate, guess):
+    path = write_scenario(tmp_path, economics__discount_rate=rate)
+    message = error_of(path)
+    assert f"{path}: economics.discount_rate = {rate!r}: " in message
+    assert "at most 1 (0.1 means 10 % a year)" in message
+    assert f"did you mean {guess}?" in message
+
+
+def test_a_discount_rate_of_one_is_allowed(tmp_path):
+    path = write_scenario(tmp_path, economics__discount_rate=1.0)
+    assert load_scenario(path).economics.discount_rate == 1.0

@@ -35,15 +35,31 @@ def optional(strategy):
 
 
 @st.composite
-def gamma_rates(draw):
+def gamma_rates(draw, alternative=None):
+    """A rate table in any of its forms: fixed, shape and rate, or the marketer's key.
+
+    ``alternative`` is (key, strategy of its values), e.g. ("annual_churn", ...).
+    """
     # mean rate (fixed, or shape / rate) at most MAX_RATE_PER_MONTH
-    if draw(st.booleans()):
+    form = draw(st.sampled_from(["fixed", "gamma", "alternative", "alternative_gamma"]))
+    if form == "fixed":
         return {"fixed": draw(floats(max_value=MAX_RATE_PER_MONTH))}
+    if form.startswith("alternative"):
+        key, values = alternative
+        table = {key: draw(values)}
+        if form == "alternative_gamma":
+            table["shape"] = draw(floats(min_value=1e-3, max_value=1e3))
+        return table
     rate = draw(floats(min_value=1e-3, max_value=1e6))
     return {
         "shape": draw(floats(max_value=0.999 * MAX_RATE_PER_MONTH * rate, exclude_min=True)),
         "rate": rate,
     }
+
+
+# Marketer's forms, kept away from 0 so that a Gamma's mean stays > 0.
+ORDERS_PER_YEAR = ("orders_per_year", floats(min_value=1e-3, max_value=12 * MAX_RATE_PER_MONTH))
+ANNUAL_CHURN = ("annual_churn", floats(min_value=1e-3, max_value=1.0, exclude_max=True))
 
 
 @st.composite
@@ -96,8 +112,11 @@ SWEEPABLE = {
     "economics.gross_margin": share,
     "customers.service.failure_probability": share,
     "retention.care_max": floats(max_value=1.0, exclude_max=True),
-    "horizon_months": st.integers(1, 600),
     "strategy.kind": st.just("constant"),
+    # a mean-defining key replaces the table's others, whatever form the table has
+    "customers.churn_hazard.annual_churn": ANNUAL_CHURN[1],
+    "customers.purchase_rate.orders_per_year": ORDERS_PER_YEAR[1],
+    "customers.purchase_rate.fixed": floats(max_value=MAX_RATE_PER_MONTH),
 }
 
 
@@ -135,8 +154,8 @@ def scenarios(draw) -> Scenario:
         ),
         "customers": drop_none(
             {
-                "purchase_rate": draw(gamma_rates()),
-                "churn_hazard": draw(gamma_rates()),
+                "purchase_rate": draw(gamma_rates(ORDERS_PER_YEAR)),
+                "churn_hazard": draw(gamma_rates(ANNUAL_CHURN)),
                 "order_value": draw(order_values()),
                 "seasonality": draw(
                     optional(
@@ -169,9 +188,18 @@ def scenarios(draw) -> Scenario:
                 "care_scale": draw(optional(positive)),
                 "fatigue_threshold": draw(optional(positive)),
                 "fatigue_slope": draw(optional(non_negative)),
+                "unspent": draw(optional(st.sampled_from(["to_acquisition", "returned"]))),
             }
         ),
-        "economics": {"gross_margin": draw(share), "discount_rate": draw(positive)},
+        "economics": drop_none(
+            {
+                "gross_margin": draw(share),
+                "discount_rate": draw(floats(max_value=1.0, exclude_min=True)),
+                "terminal_value": draw(
+                    optional(st.sampled_from(["no_marketing", "optimal_care", "none"]))
+                ),
+            }
+        ),
         "initial_base": draw(optional(initial_bases())),
         "run": draw(
             optional(
