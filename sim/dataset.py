@@ -17,18 +17,17 @@ each finished chunk with the region it fills.
 from __future__ import annotations
 
 import platform
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import simpy
 import xarray as xr
-from pydantic import BaseModel
 
 from sim import __version__
 from sim.chunks import ChunkTask
 from sim.outcome import VARIABLES
+from sim.parameter_labels import first_clause, parameter_meaning, schema_field, units_in
 from sim.scenario import Scenario
 from sim.sweep_plan import SweepPlan
 
@@ -72,7 +71,7 @@ def build_dataset(
     }
     horizon = plan.scenario.horizon_months
     coords = {
-        key: xr.Variable(key, _coordinate_values(values), attrs=parameter_attrs(key))
+        key: xr.Variable(key, _coordinate_values(values), attrs=parameter_attrs(key, plan.scenario))
         for key, values in plan.swept.items()
     }
     coords[SPLIT] = xr.Variable(
@@ -178,47 +177,28 @@ def swept_dims(ds: xr.Dataset) -> list[str]:
     return list(ds["decision_metric"].dims[:-2])
 
 
-def parameter_attrs(key: str) -> dict[str, str]:
-    """long_name and units of a swept parameter, from the scenario schema's description."""
-    field = _scenario_field(key)
+def parameter_attrs(key: str, scenario: Scenario) -> dict[str, str]:
+    """long_name and units of a swept parameter's coordinate (the values as swept).
+
+    long_name starts with the dotted key, then says what it means to a reader
+    (:func:`sim.parameter_labels.parameter_meaning`): "budget.monthly: monthly budget";
+    for a Gamma parameter also the schema's wording and the quantity plots show, e.g.
+    "customers.churn_hazard.rate: Gamma rate beta of mu; shown as mean churn a month =
+    shape / rate". units are the swept value's, from the schema's description.
+    """
+    meaning = parameter_meaning(key, scenario)
+    field = schema_field(key)
     description = (field.description or "") if field is not None else ""
-    return {"long_name": f"{key}: {description}".rstrip(": "), "units": _units_in(description)}
+    if meaning.derived:
+        long_name = (
+            f"{key}: {first_clause(description)}; shown as {meaning.name} = {meaning.formula}"
+        )
+    else:
+        long_name = f"{key}: {meaning.label}"
+    return {"long_name": long_name, "units": units_in(description)}
 
 
 def _coordinate_values(values: list) -> np.ndarray:
     array = np.asarray(values)
     # Mixed types make an object array NetCDF cannot store; their text can.
     return array.astype(str) if array.dtype == object else array
-
-
-def _units_in(description: str) -> str:
-    """The units a schema description gives in its last parentheses, e.g. '(currency per month)'."""
-    groups = re.findall(r"\(([^()]*)\)", description)
-    if not groups:
-        return "1"
-    unit = groups[-1].split(";")[-1].split(",")[0].strip()
-    # a long parenthesis explains choices ('none', 'fresh' ...) rather than giving units
-    if not re.search("[A-Za-z]", unit) or len(unit.split()) > 4:
-        return "1"
-    return "1" if unit in ("dimensionless", "ratio", "share", "probability") else unit
-
-
-def _scenario_field(key: str):
-    model: type[BaseModel] | None = Scenario
-    field = None
-    for part in key.split("."):
-        if model is None or part not in model.model_fields:
-            return None
-        field = model.model_fields[part]
-        model = _model_in(field.annotation)
-    return field
-
-
-def _model_in(annotation) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None

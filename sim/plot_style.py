@@ -13,6 +13,8 @@ import xarray as xr
 from matplotlib.axis import Axis
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from sim.parameter_labels import ParameterMeaning, parameter_meaning
+from sim.scenario import Scenario
 from sim.scenario_files import scenario_from_toml
 
 # Okabe & Ito (2008), ordered so that neighbours differ in lightness too.
@@ -61,9 +63,14 @@ def split_label(split: float) -> str:
     return f"{100 * split:.0f} % to retention"
 
 
+def dataset_scenario(ds: xr.Dataset) -> Scenario:
+    """The resolved scenario stored in a results dataset's attrs."""
+    return scenario_from_toml(ds.attrs["scenario_toml"], source="dataset attrs")
+
+
 def scenario_name(ds: xr.Dataset) -> str:
     """The scenario's name, read from the dataset's resolved scenario."""
-    return scenario_from_toml(ds.attrs["scenario_toml"], source="dataset attrs").name
+    return dataset_scenario(ds).name
 
 
 def provenance_line(ds: xr.Dataset) -> str:
@@ -74,9 +81,26 @@ def provenance_line(ds: xr.Dataset) -> str:
     )
 
 
-def cell_text(cell: Mapping[str, Any]) -> str:
-    """'customers.churn_hazard.rate = 2.7' for a cell of swept values ('' if none)."""
-    return ", ".join(f"{key} = {format_value(value)}" for key, value in cell.items())
+def cell_text(cell: Mapping[str, Any], scenario: Scenario | None = None) -> str:
+    """A cell of swept values as text ('' if none).
+
+    Without ``scenario``: 'customers.churn_hazard.rate = 2.7'. With the sweep's
+    scenario, by meaning (:func:`sim.parameter_labels.parameter_meaning`): 'mean churn a
+    month = 0.222 (shape / rate; customers.churn_hazard.rate = 2.7)', 'monthly budget =
+    20,000 (budget.monthly)'.
+    """
+    if scenario is None:
+        return ", ".join(f"{key} = {format_value(value)}" for key, value in cell.items())
+    parts = []
+    for key, value in cell.items():
+        meaning = parameter_meaning(key, scenario)
+        (shown,) = shown_texts(meaning, [value])
+        if meaning.derived:
+            detail = f"{meaning.formula}; {key} = {format_value(value)}"
+        else:
+            detail = key
+        parts.append(f"{meaning.name} = {shown} ({detail})")
+    return ", ".join(parts)
 
 
 def format_value(value: Any) -> str:
@@ -90,13 +114,48 @@ def title(ds: xr.Dataset, what: str, cell: Mapping[str, Any] | None = None) -> s
     """Two-line title: scenario and what the plot shows; replicates, seed, engine, cell."""
     details = provenance_line(ds)
     if cell:
-        details += f"; {cell_text(cell)}"
+        details += f"; {cell_text(cell, dataset_scenario(ds))}"
     return f"{scenario_name(ds)}: {what}\n{details}"
 
 
 def parameter_label(ds: xr.Dataset, key: str) -> str:
-    """Axis label of a swept parameter: dotted key and units, then the schema's description."""
-    units = ds[key].attrs.get("units", "1")
-    label = key if units in ("1", "") else f"{key} ({units})"
-    description = ds[key].attrs.get("long_name", "").removeprefix(f"{key}:").strip()
-    return f"{label}\n{description}" if description and description != key else label
+    """Axis label of a swept parameter: what is shown, by meaning, then the dotted key.
+
+    E.g. 'mean churn a month (shape / rate)' over 'swept: customers.churn_hazard.rate'
+    (ticks from :func:`parameter_ticks` then show shape / rate, so that higher means more
+    churn), or 'monthly budget (currency per month)' over 'swept: budget.monthly'.
+    """
+    meaning = parameter_meaning(key, dataset_scenario(ds))
+    label = f"{meaning.label} ({meaning.units})" if meaning.units else meaning.label
+    return f"{label}\nswept: {key}"
+
+
+def parameter_ticks(ds: xr.Dataset, key: str, values: list[Any] | None = None) -> list[str]:
+    """Tick texts of a swept parameter's values as :func:`parameter_label` names them.
+
+    ``values`` are swept values of ``key`` (default: the dataset's, in its order).
+    """
+    meaning = parameter_meaning(key, dataset_scenario(ds))
+    return shown_texts(meaning, ds[key].values.tolist() if values is None else list(values))
+
+
+def parameter_order(ds: xr.Dataset, key: str) -> list[int]:
+    """Positions of a swept parameter's values by increasing shown value.
+
+    So that an axis reads in the direction its label names (e.g. more churn to the
+    right, whatever the order the Gamma rates were swept in); the dataset's order when
+    the values are not all numbers.
+    """
+    values = ds[key].values.tolist()
+    shown = parameter_meaning(key, dataset_scenario(ds)).shown(values)
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in shown):
+        return list(range(len(values)))
+    return sorted(range(len(values)), key=lambda i: shown[i])
+
+
+def shown_texts(meaning: ParameterMeaning, values: list[Any]) -> list[str]:
+    """Swept values as shown: derived ones to 3 significant digits, others as given."""
+    shown = meaning.shown(values)
+    if meaning.derived:
+        return [f"{value:.3g}" for value in shown]
+    return [format_value(value) for value in shown]

@@ -45,8 +45,10 @@ from sim.plot_style import (
     REFERENCE_COLOR,
     SHARE_TO_RETENTION,
     cell_text,
-    format_value,
+    dataset_scenario,
     parameter_label,
+    parameter_order,
+    parameter_ticks,
     percent,
     provenance_line,
     scenario_name,
@@ -242,6 +244,10 @@ def best_split_heatmap(ds: xr.Dataset, *, fig: Figure | SubFigure | None = None)
             "--sweep KEY=[V1,V2] or the scenario's [sweep] section"
         )
     best, metric = best_split_grid(ds)
+    # each axis by increasing shown value: e.g. more churn to the right, whatever the
+    # order the churn's Gamma rates were swept in
+    order = {d: parameter_order(ds, d) for d in dims}
+    best, metric = best.isel(order), metric.isel(order)
     own = fig is None
     if fig is None:
         if len(dims) == 1:
@@ -521,9 +527,13 @@ def _heat_strip(
     best: xr.DataArray,
     metric: xr.DataArray,
 ) -> None:
-    """One swept parameter: best split as a strip, metric at the best split under it."""
+    """One swept parameter: best split as a strip, metric at the best split under it.
+
+    ``best`` and ``metric`` are in the order drawn (by increasing shown value).
+    """
     strip_ax, metric_ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 3])
     positions = np.arange(ds.sizes[key])
+    values = _heat_values(best, key)
     image = _heat_image(strip_ax, best.values[np.newaxis, :], metric.values[np.newaxis, :])
     strip_ax.set_yticks([])
     strip_ax.set_title("Best split (highest mean decision metric) and its mean metric")
@@ -533,7 +543,7 @@ def _heat_strip(
     at_best = np.array(
         [
             decision_metric(select_cell(ds, {key: value})[0])[np.flatnonzero(grid == split)[0]]
-            for value, split in zip(_values_of(ds, key), best.values, strict=True)
+            for value, split in zip(values, best.values, strict=True)
         ]
     )
     low, high = np.quantile(at_best, BAND_90, axis=1)
@@ -548,13 +558,13 @@ def _heat_strip(
     thousands(metric_ax.yaxis)
     metric_ax.grid(True, alpha=0.3)
     metric_ax.legend(fontsize="small", loc="best")
-    metric_ax.set_xticks(positions, [format_value(v) for v in _values_of(ds, key)])
+    metric_ax.set_xticks(positions, parameter_ticks(ds, key, values))
     metric_ax.set_xlabel(parameter_label(ds, key))
 
 
-def _values_of(ds: xr.Dataset, key: str) -> list[Any]:
-    """The values a swept parameter takes, as Python scalars."""
-    return [scalar(v) for v in ds[key].values]
+def _heat_values(grid: xr.DataArray, key: str) -> list[Any]:
+    """The values of a swept parameter in the order of ``grid`` (as drawn)."""
+    return [scalar(v) for v in grid[key].values]
 
 
 def _heat_panels(
@@ -564,24 +574,30 @@ def _heat_panels(
     best: xr.DataArray,
     metric: xr.DataArray,
 ) -> None:
-    """Two or more swept parameters: one heat map (first two) per extra combination."""
+    """Two or more swept parameters: one heat map (first two) per extra combination.
+
+    ``best`` and ``metric`` are in the order drawn (by increasing shown value).
+    """
     x_key, y_key, extra = dims[0], dims[1], dims[2:]
-    combos = list(itertools.product(*(_values_of(ds, d) for d in extra)))
+    scenario = dataset_scenario(ds)
+    combos = list(itertools.product(*(_heat_values(best, d) for d in extra)))
     rows, columns = _panel_grid(len(combos))
     axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False).ravel())
     image = None
     for ax, combo in zip(axes, combos, strict=False):
         where = dict(zip(extra, combo, strict=True))
-        index = {d: _values_of(ds, d).index(v) for d, v in where.items()}
+        index = {d: _heat_values(best, d).index(v) for d, v in where.items()}
         best_xy = best.isel(index).transpose(y_key, x_key).values
         metric_xy = metric.isel(index).transpose(y_key, x_key).values
         image = _heat_image(ax, best_xy, metric_xy)
-        ax.set_xticks(range(ds.sizes[x_key]), [format_value(v) for v in _values_of(ds, x_key)])
-        ax.set_yticks(range(ds.sizes[y_key]), [format_value(v) for v in _values_of(ds, y_key)])
+        x_ticks = parameter_ticks(ds, x_key, _heat_values(best, x_key))
+        y_ticks = parameter_ticks(ds, y_key, _heat_values(best, y_key))
+        ax.set_xticks(range(ds.sizes[x_key]), x_ticks)
+        ax.set_yticks(range(ds.sizes[y_key]), y_ticks)
         ax.set_xlabel(parameter_label(ds, x_key))
         ax.set_ylabel(parameter_label(ds, y_key))
         if where:
-            ax.set_title(cell_text(where), fontsize="medium")
+            ax.set_title(cell_text(where, scenario), fontsize="medium")
     for ax in axes[len(combos) :]:
         ax.set_visible(False)
     colorbar = fig.colorbar(image, ax=list(axes), format=PercentFormatter(xmax=1, decimals=0))

@@ -210,25 +210,52 @@ def test_heat_strip_holds_the_best_split_of_each_swept_value(churn_swept):
     ds = churn_swept.dataset
     fig = plots.best_split_heatmap(ds)
     (image,) = [image for ax in fig.axes for image in ax.get_images()]
-    best = [cell.best_split for cell in churn_swept.summary.cells]
-    np.testing.assert_allclose(image.get_array(), [best])
-    at_best = line(next(ax for ax in fig.axes if ax.get_lines()), "metric_at_best")
-    means = [cell.table.loc[cell.best_split, "decision_mean"] for cell in churn_swept.summary.cells]
+    # churn Gamma rates 1.35, 5.4 are drawn by increasing mean churn: 5.4 first
+    cells = churn_swept.summary.cells[::-1]
+    assert [cell.cell["customers.churn_hazard.rate"] for cell in cells] == [5.4, 1.35]
+    np.testing.assert_allclose(image.get_array(), [[cell.best_split for cell in cells]])
+    metric_ax = next(ax for ax in fig.axes if ax.get_lines())
+    at_best = line(metric_ax, "metric_at_best")
+    means = [cell.table.loc[cell.best_split, "decision_mean"] for cell in cells]
     np.testing.assert_allclose(at_best.get_ydata(), means)
+    assert metric_ax.get_xlabel() == (
+        "mean churn a month (shape / rate)\nswept: customers.churn_hazard.rate"
+    )
+    ticks = [text.get_text() for text in metric_ax.get_xticklabels()]
+    assert ticks == [f"{0.6 / 5.4:.3g}", f"{0.6 / 1.35:.3g}"] == ["0.111", "0.444"]
 
 
 def test_heat_map_of_two_swept_parameters(two_swept):
     ds = two_swept.dataset
-    churn, budget = ds["customers.churn_hazard.rate"].values, ds["budget.monthly"].values
     fig = plots.best_split_heatmap(ds)
     (image,) = [image for ax in fig.axes for image in ax.get_images()]
     best = {
         (cell.cell["customers.churn_hazard.rate"], cell.cell["budget.monthly"]): cell.best_split
         for cell in summarize(ds).cells
     }
-    # rows: the second swept parameter, columns: the first
+    # rows: the second swept parameter, columns: the first, each by increasing shown
+    # value (mean churn = shape / rate: the Gamma rate 5.4 is the lowest churn)
+    churn, budget = [5.4, 1.35], [1000, 3000]
     expected = [[best[(c, b)] for c in churn] for b in budget]
     np.testing.assert_allclose(image.get_array(), expected)
+    ax = next(ax for ax in fig.axes if ax.get_images())
+    assert ax.get_xlabel().startswith("mean churn a month (shape / rate)\n")
+    assert ax.get_ylabel() == "monthly budget (currency per month)\nswept: budget.monthly"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.111", "0.444"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1,000", "3,000"]
+
+
+def test_swept_coordinates_say_what_the_values_mean(two_swept):
+    ds = two_swept.dataset
+    assert ds["customers.churn_hazard.rate"].attrs == {
+        "long_name": "customers.churn_hazard.rate: Gamma rate beta of mu; "
+        "shown as mean churn a month = shape / rate",
+        "units": "months",
+    }
+    assert ds["budget.monthly"].attrs == {
+        "long_name": "budget.monthly: monthly budget",
+        "units": "currency per month",
+    }
 
 
 def test_a_heat_map_needs_a_swept_parameter(baseline):
@@ -243,7 +270,10 @@ def test_per_cell_plots_ask_which_cell_of_a_sweep(churn_swept):
     with pytest.raises(ValueError, match="options are"):
         plots.decision_curve(ds, cell={"customers.churn_hazard.rate": 9.9})
     fig = plots.decision_curve(ds, cell={"customers.churn_hazard.rate": 5.4})
-    assert "customers.churn_hazard.rate = 5.4" in fig.get_suptitle()
+    assert (
+        "mean churn a month = 0.111 (shape / rate; customers.churn_hazard.rate = 5.4)"
+        in fig.get_suptitle()
+    )
     cell_ds = ds.sel({"customers.churn_hazard.rate": 5.4})
     best = float(ds["split"].values[np.argmax(mean_metric(cell_ds))])
     assert line(fig.axes[0], "best_split").get_xdata()[0] == best
