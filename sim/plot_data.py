@@ -94,6 +94,11 @@ class DecisionBands:
     high50: np.ndarray
     p_best: np.ndarray
     best_split: float
+    npv_mean: np.ndarray | None = None  # mean NPV of horizon profit per split
+    terminal_mean: np.ndarray | None = None  # mean discounted terminal value per split
+    effective_split: np.ndarray | None = None  # mean retention spend / total spend
+    saturation_split: float | None = None  # lowest split whose retention is capped
+    near_optimal: tuple[float, ...] = ()
 
     @property
     def best_index(self) -> int:
@@ -121,6 +126,13 @@ def decision_bands(cell_ds: xr.Dataset) -> DecisionBands:
         high50=high50,
         p_best=table["p_best"].to_numpy(),
         best_split=summary.best_split,
+        npv_mean=table["npv_mean"].to_numpy(),
+        terminal_mean=table["terminal_mean"].to_numpy(),
+        effective_split=(
+            table["effective_split"].to_numpy() if "effective_split" in table else None
+        ),
+        saturation_split=summary.saturation_split,
+        near_optimal=tuple(summary.near_optimal),
     )
 
 

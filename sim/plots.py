@@ -72,7 +72,7 @@ __all__ = [
 
 # Survival differs little between nearby splits: show the extremes and the rules too.
 DEFAULT_SURVIVAL_SPLITS: tuple[float | str, ...] = (0.0, 0.2, "best", 0.6, 1.0)
-METRIC_LABEL = f"Decision metric: NPV + customer equity ({CURRENCY_UNIT})"
+METRIC_LABEL = f"Decision metric: NPV of profit + terminal value ({CURRENCY_UNIT})"
 RULE_STYLES = [{"linestyle": (0, (4, 2)), "linewidth": 1.3}, {"linestyle": ":", "linewidth": 1.6}]
 HEAT_CAPTION = f"\nCells: best split (highest mean decision metric) and that mean ({CURRENCY_UNIT})"
 # Short legend text of the rules of thumb in sim.summary.RULES_OF_THUMB.
@@ -138,6 +138,18 @@ def decision_curve(
         label=f"best split: {split_label(bands.best_split)} (highest mean)",
         gid="best_split",
     )
+    if bands.npv_mean is not None:
+        metric_ax.plot(
+            x, bands.npv_mean, color=OKABE_ITO["bluish_green"], lw=1.4, linestyle="-.",
+            label="mean NPV of horizon profit (part)", gid="npv_mean",
+        )  # fmt: skip
+        metric_ax.plot(
+            x, bands.terminal_mean, color=OKABE_ITO["reddish_purple"], lw=1.4,
+            linestyle=(0, (1, 1)), label="mean terminal value (part)", gid="terminal_mean",
+        )  # fmt: skip
+    _near_optimal_span(metric_ax, x, bands.near_optimal)
+    _saturation_span(metric_ax, x, bands.saturation_split)
+    _effective_split_axis(metric_ax, x, bands.effective_split)
     _rule_lines(metric_ax, labelled=True)
     metric_ax.set_ylabel(METRIC_LABEL)
     thousands(metric_ax.yaxis)
@@ -298,6 +310,9 @@ def regret_curve(
     ax.axhline(0, color=REFERENCE_COLOR, linewidth=0.8)
     ax.axvline(best, color=color, linewidth=1.0, label=f"best split: {split_label(best)}")
     _rule_lines(ax, labelled=True)
+    bands = decision_bands(cell_ds)
+    _saturation_span(ax, splits, bands.saturation_split)
+    _effective_split_axis(ax, splits, bands.effective_split)
     ax.set_xlim(left, right)
     ax.set_xlabel(f"{SHARE_TO_RETENTION} (rest to acquisition)")
     percent(ax.xaxis)
@@ -476,6 +491,58 @@ def _rule_lines(ax: Axes, labelled: bool, tagged: bool = True) -> None:
                 fontsize="small",
                 color=REFERENCE_COLOR,
             )
+
+
+def _near_optimal_span(ax: Axes, x: np.ndarray, near: Sequence[float]) -> None:
+    """Shade the near-optimal splits (not significantly below the best)."""
+    if not near:
+        return
+    half = _grid_step(x) / 2
+    ax.axvspan(
+        min(near) - half, max(near) + half, color=OKABE_ITO["yellow"], alpha=0.18, lw=0,
+        label="near-optimal splits",
+        gid="near_optimal",
+    )  # fmt: skip
+
+
+def _saturation_span(ax: Axes, x: np.ndarray, saturation: float | None) -> None:
+    """Hatch the splits where the per-customer cap leaves retention money unspent."""
+    if saturation is None:
+        return
+    half = _grid_step(x) / 2
+    ax.axvspan(
+        saturation - half, x.max() + half, facecolor="none", edgecolor=REFERENCE_COLOR,
+        hatch="xx", alpha=0.35, lw=0,
+        label=f"retention capped from {split_label(saturation)}",
+        gid="retention_capped",
+    )  # fmt: skip
+
+
+def _effective_split_axis(ax: Axes, x: np.ndarray, effective: np.ndarray | None) -> None:
+    """The effective split (retention spend over total spend) on a right-hand axis."""
+    if effective is None or not np.isfinite(effective).any():
+        return
+    twin = ax.twinx()
+    (line,) = twin.plot(
+        x, effective, color=REFERENCE_COLOR, lw=1.2, linestyle=(0, (5, 2, 1, 2)),
+        label="effective split (right axis)",
+        gid="effective_split",
+    )  # fmt: skip
+    twin.set_ylim(0, 1.02)
+    twin.set_ylabel("Effective split (retention spend / total spend)")
+    percent(twin.yaxis)
+    # one legend for both axes: hand the line to the main axes' legend entries
+    ax.add_line(_ghost(line))
+
+
+def _ghost(line):
+    """An invisible copy of ``line`` on another axes, so that it shows in that legend."""
+    from matplotlib.lines import Line2D
+
+    return Line2D(
+        [], [], color=line.get_color(), lw=line.get_linewidth(), linestyle=line.get_linestyle(),
+        label=line.get_label(),
+    )  # fmt: skip
 
 
 def _legend(fig: Figure, ax: Axes, own: bool) -> None:

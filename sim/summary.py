@@ -202,7 +202,15 @@ def summarize_cell(
     """
     check_objective(objective)
     if scenario is None and "scenario_toml" in ds.attrs:
-        scenario = scenario_from_toml(ds.attrs["scenario_toml"], source="dataset attrs")
+        # a cell selected from a sweep keeps its swept values as scalar coordinates
+        swept = {
+            name: _plain(coord.values)
+            for name, coord in ds.coords.items()
+            if coord.ndim == 0 and "." in str(name)
+        }
+        scenario = _cell_scenario(
+            scenario_from_toml(ds.attrs["scenario_toml"], source="dataset attrs"), swept
+        )
     metric = _by_split(ds, "decision_metric")
     splits = ds[SPLIT].values.astype(float)
     quantiles = np.quantile(metric, [0.05, 0.5, 0.95], axis=1)

@@ -133,7 +133,7 @@ def test_importing_the_plots_does_not_touch_pyplot():
 def test_decision_curve_draws_median_bands_best_split_and_p_best(baseline):
     ds = baseline.dataset
     fig = plots.decision_curve(ds)
-    metric_ax, pbest_ax = fig.axes
+    metric_ax, pbest_ax, effective_ax = fig.axes  # the effective split on a right axis
     splits = ds["split"].values
     metric = ds["decision_metric"].transpose("split", "replicate").values
     median = line(metric_ax, "median")
@@ -148,6 +148,20 @@ def test_decision_curve_draws_median_bands_best_split_and_p_best(baseline):
     assert heights.sum() == pytest.approx(1.0)
     np.testing.assert_allclose(heights, baseline.summary.cells[0].table["p_best"].values)
     assert bars[best].get_hatch() == "//"  # the best split's bar stands out
+    # the metric's parts and the effective split
+    table = baseline.summary.cells[0].table
+    np.testing.assert_allclose(line(metric_ax, "npv_mean").get_ydata(), table["npv_mean"])
+    np.testing.assert_allclose(
+        line(metric_ax, "terminal_mean").get_ydata(), table["terminal_mean"]
+    )
+    np.testing.assert_allclose(
+        line(metric_ax, "npv_mean").get_ydata() + line(metric_ax, "terminal_mean").get_ydata(),
+        mean_metric(ds),
+        rtol=1e-9,
+    )
+    np.testing.assert_allclose(
+        line(effective_ax, "effective_split").get_ydata(), table["effective_split"]
+    )
     assert line(metric_ax, "rule 0.6").get_xdata()[0] == 0.6  # FACTS F3
     assert "F3" in " ".join(metric_ax.get_legend_handles_labels()[1])
     title = fig.get_suptitle()

@@ -1,8 +1,9 @@
-"""The warm-up (the business's past) is shared by every split and swept value of a replicate.
+"""The warm-up (the business's past): shared by every split and every decision, rerun otherwise.
 
-DESIGN.md: "The warm-up runs once per replicate and is shared by every split and swept
-value of that replicate." Sweeping a market assumption (here CAC_0) changes what happens
-from month 0 on, not the history; sweeping the history itself (the warm-up budget) does.
+DESIGN.md: the warm-up runs once per replicate and cell with the replicate's own
+streams; it is shared by every split and by swept values of keys under `budget` and
+`strategy` (decisions from month 0 on); any other swept assumption (here CAC_0) reruns
+the warm-up with the same streams, so it shapes the past base too.
 The base is read off the results exactly: active customers at time 0 =
 alive at the end of month 0 - arrivals in month 0 + losses in month 0.
 """
@@ -36,10 +37,22 @@ def base_at_time_0(sweep: str, engine: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize("engine", ["fast", "simpy"])
-def test_a_swept_market_assumption_shares_the_history(engine):
-    base = base_at_time_0("acquisition.cac0=[20.0, 60.0]", engine)
-    np.testing.assert_array_equal(base[0], base[1])  # every cell: the same past
+def test_a_swept_decision_shares_the_history(engine):
+    base = base_at_time_0("budget.monthly=[1000.0, 3000.0]", engine)
+    np.testing.assert_array_equal(base[0], base[1])  # every budget: the same past
     np.testing.assert_array_equal(base[:, 0], base[:, 1])  # every split: the same past
+
+
+@pytest.mark.parametrize("engine", ["fast", "simpy"])
+def test_a_swept_market_assumption_reruns_the_history_with_the_same_streams(engine):
+    """CAC_0 30 (the scenario's own) gives the unswept past; CAC_0 90 fewer customers."""
+    base = base_at_time_0("acquisition.cac0=[30.0, 90.0]", engine)
+    unswept = base_at_time_0("budget.monthly=[1500.0, 2000.0]", engine)
+    np.testing.assert_array_equal(base[0], unswept[0])  # same streams, same past
+    np.testing.assert_array_equal(base[:, 0], base[:, 1])  # every split: the same past
+    difference = base[0, 0] - base[1, 0]  # paired by replicate: dearer customers, fewer
+    se = difference.std(ddof=1) / np.sqrt(REPLICATES)
+    assert difference.mean() > 4 * se
 
 
 def test_a_swept_history_changes_the_base():

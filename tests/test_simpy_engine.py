@@ -43,7 +43,8 @@ CLOSED_FORM = {
         "churn_hazard": {"fixed": 0.5},
         "order_value": {"mean": 50.0, "cv": 1.0},
     },
-    "retention": {"max_spend_per_customer": 5.0},
+    # retention money the cap leaves is returned, so acquisition gets exactly (1 - s) B
+    "retention": {"max_spend_per_customer": 5.0, "unspent": "returned"},
     "economics": {"gross_margin": 0.4, "discount_rate": 0.1},
 }
 
@@ -204,6 +205,42 @@ def test_paid_arrivals_have_mean_n_of_a(engine):
     assert out["new_organic"].sum() == 0 and out["new_referral"].sum() == 0
 
 
+def test_unspent_retention_money_goes_to_acquisition(engine):
+    """Theory: with c_max = 0 the cap leaves the whole retention budget unspent; under
+    `retention.unspent = "to_acquisition"` it is added to the month's acquisition, so
+    paid arrivals are Poisson with mean n(B) at every split (4 SE), spend is exactly B a
+    month and the effective split is 0; under "returned" acquisition stays (1 - s) B."""
+    budget, ceiling, cac0 = 1500.0, 50.0, 20.0
+    replicates, horizon = 150, 6
+    splits = [0.0, 0.5, 1.0]
+    changes = {
+        "budget.monthly": budget,
+        "acquisition.ceiling": ceiling,
+        "acquisition.cac0": cac0,
+        "customers.purchase_rate": {"fixed": 0.0},
+        "customers.churn_hazard": {"fixed": 5.0},
+        "retention.max_spend_per_customer": 0.0,
+    }
+    moved = make_scenario(CLOSED_FORM, {**changes, "retention.unspent": "to_acquisition"})
+    out = simulate_cell(moved, splits, range(replicates), 313, engine)
+    expected = paid_arrival_mean(budget, ceiling, cac0)
+    samples = replicates * horizon
+    for i, split in enumerate(splits):
+        counts = out["new_paid"][i].ravel()
+        assert abs(counts.mean() - expected) < Z * math.sqrt(expected / samples), split
+    np.testing.assert_allclose(out["acquisition_spend"], budget, rtol=1e-12)
+    np.testing.assert_allclose(
+        out["retention_unspent"], np.asarray(splits)[:, None, None] * budget + 0 * out["alive"]
+    )
+    assert (out["retention_spend"] == 0).all() and (out["effective_split"] == 0).all()
+    returned = make_scenario(CLOSED_FORM, {**changes, "retention.unspent": "returned"})
+    out = simulate_cell(returned, splits, range(3), 313, engine)
+    np.testing.assert_allclose(
+        out["acquisition_spend"], (1 - np.asarray(splits))[:, None, None] * budget + 0 * out["alive"]
+    )
+    assert out["new_paid"][-1].sum() == 0  # split 1: no acquisition money at all
+
+
 # -- (d) nothing in, nothing out ----------------------------------------------------------
 
 
@@ -253,8 +290,16 @@ def check_identities(out: dict, scenario: Scenario, splits, alive_start_month0):
     spend = out["acquisition_spend"] + out["retention_spend"]
     np.testing.assert_allclose(out["profit"], out["contribution"] - spend, rtol=1e-9, atol=1e-6)
     share = np.asarray(splits)[:, None, None]
+    moved = out["retention_unspent"] if scenario.retention.unspent == "to_acquisition" else 0.0
     np.testing.assert_allclose(
-        out["acquisition_spend"], np.broadcast_to((1 - share) * budget, alive.shape), rtol=1e-12
+        out["acquisition_spend"],
+        np.broadcast_to((1 - share) * budget, alive.shape) + moved,
+        rtol=1e-12,
+        atol=1e-9,
+    )
+    total = out["acquisition_spend"] + out["retention_spend"]
+    np.testing.assert_allclose(
+        out["effective_split"], out["retention_spend"] / total, rtol=1e-12, equal_nan=True
     )
     np.testing.assert_allclose(
         out["retention_spend"] + out["retention_unspent"],
@@ -283,6 +328,10 @@ def check_identities(out: dict, scenario: Scenario, splits, alive_start_month0):
     np.testing.assert_allclose(
         out["decision_metric"], out["npv"] + out["customer_equity"], rtol=1e-12, atol=1e-6
     )
+    chosen = {"no_marketing": out["terminal_no_marketing"], "none": 0.0}.get(
+        scenario.economics.terminal_value, out["terminal_optimal_care"]
+    )
+    np.testing.assert_allclose(out["customer_equity"], chosen, rtol=1e-12)
     total = revenue.sum(axis=-1)
     np.testing.assert_allclose(
         out["repeat_revenue_share"], out["repeat_revenue"].sum(axis=-1) / total, rtol=1e-9

@@ -61,7 +61,9 @@ def test_the_summary_files_have_a_row_per_cell_and_split(finished):
     assert table.groupby("customers.churn_hazard.rate")["p_best"].sum().round(9).tolist() == [1, 1]
     markdown = (run_dir / "summary.md").read_text()
     assert markdown.startswith("# Sweep summary: new_business")
-    assert "Regret of F3: established business, 60 % to retention" in markdown
+    # a new business: only the rule for new businesses (F4) applies
+    assert "Regret of F4: new business" in markdown
+    assert "Regret of F3" not in markdown
 
 
 @pytest.mark.parametrize("style, expected", [("text", "Best split"), ("markdown", "| split")])

@@ -25,10 +25,12 @@ def test_p_best_counts_paired_replicates_and_shares_ties():
     assert p_best.sum() == pytest.approx(1.0)
 
 
-def dataset_with(metric_by_split, splits="0,0.2,0.6,1"):
-    """A results dataset whose decision metric is ``metric_by_split`` (split, replicate)."""
+def dataset_with(metric_by_split, splits="0,0.2,0.6,1", warm=False):
+    """A results dataset whose decision metric is ``metric_by_split`` (split, replicate).
+
+    ``warm`` gives an established business (a warm-up base), else a new one."""
     metric = np.asarray(metric_by_split, dtype=float)
-    plan = tiny_plan(replicates=metric.shape[1], splits=splits)
+    plan = tiny_plan(replicates=metric.shape[1], splits=splits, warm=warm)
     arrays = empty_arrays(plan)
     arrays["decision_metric"][...] = metric
     arrays["profit"][...] = 1.0
@@ -36,7 +38,7 @@ def dataset_with(metric_by_split, splits="0,0.2,0.6,1"):
     return build_dataset(plan, arrays)
 
 
-def test_best_split_p_best_and_regret_of_the_rules_of_thumb():
+def test_best_split_p_best_and_regret_of_the_rule_that_applies():
     metric = [
         [10.0, 12.0, 14.0],  # split 0: mean 12
         [20.0, 18.0, 40.0],  # split 0.2: mean 26, best
@@ -53,17 +55,93 @@ def test_best_split_p_best_and_regret_of_the_rules_of_thumb():
     assert table.loc[0.0, "decision_p95"] == pytest.approx(13.8)
     assert table.loc[1.0, "alive_end_mean"] == 3.0
     assert table.loc[0.0, "profit_mean"] == 4.0  # 1 a month over a 4-month horizon
-    regrets = {r.split: r for r in cell.regrets}
-    assert regrets[0.6].regret == pytest.approx(6.0)
-    assert regrets[0.6].regret_share == pytest.approx(6 / 26)
-    assert regrets[0.2].regret == 0.0
+    # the tiny scenario is a new business: only F4 (20 %) applies, not F3 (60 %)
+    (regret,) = cell.regrets
+    assert regret.split == 0.2 and regret.regret == 0.0
+    (cell,) = summarize(dataset_with(metric, warm=True)).cells
+    (regret,) = cell.regrets  # an established business: F3
+    assert regret.split == 0.6
+    assert regret.regret == pytest.approx(6.0)
+    assert regret.regret_share == pytest.approx(6 / 26)
+
+
+def test_regret_is_a_percentage_only_when_the_best_is_positive():
+    metric = [[-10.0, -12.0], [-5.0, -7.0], [-8.0, -9.0], [-30.0, -30.0]]
+    summary = summarize(dataset_with(metric, warm=True))
+    (regret,) = summary.cells[0].regrets
+    assert regret.regret == pytest.approx(2.5) and np.isnan(regret.regret_share)
+    text = format_summary(summary)
+    assert "2 (in currency: the best mean is not positive" in text
+    assert "% of the best" not in text
+    assert "Every split loses money" in text
 
 
 def test_a_rule_whose_split_is_not_on_the_grid_has_no_regret():
     (cell,) = summarize(dataset_with([[1.0], [2.0]], splits="0,1")).cells
     assert not any(r.on_grid for r in cell.regrets)
     text = format_summary(summarize(dataset_with([[1.0], [2.0]], splits="0,1")))
-    assert "split 0.6 is not on the grid" in text
+    assert "split 0.2 is not on the grid" in text
+
+
+def test_near_optimal_splits_by_paired_test_or_within_one_percent():
+    """Split 0.2 is best (mean about 1000). Split 0: 5 below in every replicate (no
+    spread, so significant, but within 1 %); split 0.6: 20 below with paired differences
+    20 -+ 200 (SE 32, t = 0.63: not significant); split 1: 20 below in every replicate
+    (significant, and 2 % below)."""
+    rng = np.random.default_rng(3)
+    best = 1000.0 + rng.normal(0.0, 100.0, 40)
+    noise = np.where(np.arange(40) % 2 == 0, 200.0, -200.0)
+    metric = [best - 5.0, best, best - 20.0 + noise, best - 20.0]
+    (cell,) = summarize(dataset_with(metric)).cells
+    assert cell.best_split == 0.2
+    assert cell.near_optimal == [0.0, 0.2, 0.6]
+
+
+def test_risk_columns_cvar_loss_probability_and_payback():
+    metric = np.arange(40.0)[None, :].repeat(4, axis=0)  # replicates 0..39 at every split
+    ds = dataset_with(metric)
+    profit = np.zeros(ds["profit"].shape)  # (split, replicate, month), 4 months
+    profit[0] = [-3.0, 1.0, 1.0, 2.0]  # cumulative -3, -2, -1, 1: payback in month 4
+    profit[1] = [1.0, 1.0, 1.0, 1.0]  # never negative: month 1
+    profit[2] = [-1.0, -1.0, -1.0, -1.0]  # never pays back
+    profit[3, :20] = -5.0  # half the replicates lose money
+    profit[3, 20:] = 5.0
+    ds["profit"][...] = profit
+    table = summarize(ds).cells[0].table
+    # the worst 5 % of 40 replicates are 2 replicates: metric 0 and 1
+    assert table["cvar5"].tolist() == [0.5] * 4
+    assert table["payback_month"].tolist()[:2] == [4.0, 1.0]
+    assert np.isnan(table.loc[0.6, "payback_month"])
+    assert table["p_loss"].tolist() == [0.0, 0.0, 1.0, 0.5]
+
+
+def test_the_objective_chooses_what_best_means():
+    metric = [
+        [0.0, 100.0],  # mean 50, worst 0
+        [30.0, 30.0],  # mean 30, worst 30
+        [10.0, 10.0],
+        [0.0, 0.0],
+    ]
+    ds = dataset_with(metric)
+    ds["npv"][...] = np.array([[1.0, 1.0], [1.0, 1.0], [5.0, 5.0], [1.0, 1.0]])
+    assert summarize(ds).cells[0].best_split == 0.0
+    assert summarize(ds, objective="cvar5").cells[0].best_split == 0.2
+    assert summarize(ds, objective="profit").cells[0].best_split == 0.6
+    with pytest.raises(ValueError, match="objective options are"):
+        summarize(ds, objective="median")
+
+
+def test_best_split_under_each_terminal_value_convention():
+    ds = dataset_with([[0.0], [0.0], [0.0], [0.0]])
+    ds["npv"][...] = np.array([[4.0], [3.0], [2.0], [1.0]])
+    ds["terminal_no_marketing"][...] = np.array([[0.0], [2.0], [0.0], [0.0]])
+    ds["terminal_optimal_care"][...] = np.array([[0.0], [0.0], [0.0], [9.0]])
+    (cell,) = summarize(ds).cells
+    assert cell.best_by_terminal_value == {
+        "no_marketing": 0.2,
+        "optimal_care": 1.0,
+        "none": 0.0,
+    }
 
 
 def test_the_best_split_is_marked_in_both_styles():
