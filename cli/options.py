@@ -28,6 +28,21 @@ def set_option(func):
     )(func)
 
 
+def objective_option(func):
+    """`--objective mean|cvar5|profit`: what "best split" means in the summary."""
+    from sim.summary import OBJECTIVES
+
+    return click.option(
+        "--objective",
+        type=click.Choice(OBJECTIVES),
+        default="mean",
+        show_default=True,
+        help="What the best split maximizes: mean decision metric; cvar5, the mean of its "
+        "worst 5 % of replicates (risk-averse); profit, the NPV of horizon profit alone "
+        "(no terminal value).",
+    )(func)
+
+
 def scenario_errors(func):
     """Report a ScenarioError as an InvalidInput (exit 2, no traceback)."""
 

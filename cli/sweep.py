@@ -11,7 +11,7 @@ import click
 from click.core import ParameterSource
 from tqdm import tqdm
 
-from cli.options import InvalidInput, scenario_errors, set_option
+from cli.options import InvalidInput, objective_option, scenario_errors, set_option
 from sim.engines import ENGINES, SWEEP_DEFAULT_ENGINE
 from sim.executors import DaskExecutor, MissingExtra, available_cores
 from sim.plot_files import write_plots
@@ -140,6 +140,7 @@ class ProgressBar:
     help="Finish the interrupted sweep in RUN_DIR (same scenario and options required; "
     "RUN_DIR/scenario.toml has them all).",
 )
+@objective_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @scenario_errors
 def sweep(
@@ -155,6 +156,7 @@ def sweep(
     sweeps,
     out,
     resume,
+    objective,
     quiet,
 ):
     scenario = load_scenario(scenario_file, overrides)
@@ -180,6 +182,7 @@ def sweep(
             progress=bar,
             command_line=command_line(click.get_current_context()),
             store_format=store_format,
+            objective=objective,
         )
     except (PlanError, RunFolderError, ResumeRefused, MissingExtra) as err:
         raise InvalidInput(str(err)) from None
@@ -213,12 +216,13 @@ def sweep(
     show_default=True,
     help="Plain text table, Markdown, or CSV rows.",
 )
-def summary(run_dir, style):
+@objective_option
+def summary(run_dir, style, objective):
     try:
         dataset = load_results(run_dir)
     except (RunFolderError, ProvenanceError) as err:
         raise InvalidInput(str(err)) from None
-    result = summarize(dataset)
+    result = summarize(dataset, objective=objective)
     if style == "csv":
         click.echo(result.frame().to_csv(index=False), nl=False)
     else:

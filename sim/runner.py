@@ -28,7 +28,7 @@ from sim.dataset import build_dataset, chunk_region, template_dataset, variable_
 from sim.executors import Executor, TaskFailed, make_executor
 from sim.outcome import VARIABLES
 from sim.scenario_files import dotted_keys, get_dotted
-from sim.summary import SweepSummary, format_summary, summarize
+from sim.summary import SweepSummary, check_objective, format_summary, summarize
 from sim.sweep_plan import SweepPlan
 
 DEFAULT_RESULTS_ROOT = "results"
@@ -233,6 +233,7 @@ def run_sweep(
     block_size: int | None = None,
     handle_signals: bool = True,
     store_format: str | None = None,
+    objective: str = "mean",
 ) -> SweepResult:
     """Run a sweep into a new run folder under ``out``, or finish the one in ``resume``.
 
@@ -245,6 +246,7 @@ def run_sweep(
         written at the end) or "zarr" (results.zarr laid out first, each chunk written
         into it as it finishes; memory stays bounded by the chunks in flight). None on
         resume means the format the run was started with.
+    objective : what the summary's best split maximizes (see :mod:`sim.summary`).
 
     Raises
     ------
@@ -253,6 +255,7 @@ def run_sweep(
     SweepInterrupted : SIGINT or SIGTERM; finished chunks are kept for a resume.
     SweepFailed : a chunk failed; the other finished chunks are kept for a resume.
     """
+    check_objective(objective)
     if store_format is not None and store_format not in results_io.STORE_FORMATS:
         raise ValueError(
             f"store_format options are {list(results_io.STORE_FORMATS)}, got: {store_format!r}"
@@ -297,7 +300,7 @@ def run_sweep(
                 dataset = build_dataset(
                     plan, run_chunks(plan, tasks, store=store, **run), command_line
                 )
-            summary = summarize(dataset)
+            summary = summarize(dataset, objective=objective)
             results_io.write_run_text(
                 run_dir, results_io.SUMMARY_CSV, summary.frame().to_csv(index=False)
             )
