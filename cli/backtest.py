@@ -32,7 +32,7 @@ DEFAULT_SEED = RunSettings().seed  # the scenarios' default root seed
 BACKTEST_EXAMPLES = """
 \b
 Examples:
-  splitsim backtest ../shared/data/CDNOW_sample.txt --calibration-end 1997-09-30 \\
+  splitsim backtest data/cdnow/CDNOW_sample.txt --calibration-end 1997-09-30 \\
       --holdout-end 1998-06-30
   splitsim backtest orders.csv --calibration-end 2025-03-31 --holdout-end 2025-12-31 \\
       --engine simpy --replicates 50 --seed 7 --out results/

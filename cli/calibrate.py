@@ -21,7 +21,7 @@ from sim.transactions import (
 CALIBRATE_EXAMPLES = """
 \b
 Examples:
-  splitsim calibrate ../shared/data/CDNOW_sample.txt --calibration-end 1997-09-30
+  splitsim calibrate data/cdnow/CDNOW_sample.txt --calibration-end 1997-09-30
   splitsim calibrate orders.csv --calibration-end 2025-06-30 --customer-col client \\
       --amount-col total --time-unit month -o scenarios/calibrated.toml
 """

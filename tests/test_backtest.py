@@ -28,8 +28,7 @@ from sim.backtest_plots import tracking_plot
 from sim.calibration import ParetoNBDFit
 from sim.transactions import read_transactions
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-CDNOW = DATA / "CDNOW_sample.txt"
+CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
 CALIBRATION_END = date(1997, 9, 30)  # week 39 of weeks from 1997-01-01
 HOLDOUT_END = date(1998, 6, 30)  # week 78
 SEED = 20261126
@@ -42,8 +41,6 @@ Z = 4.0  # |mean - expectation| <= Z standard errors: a false alarm about once i
 
 @pytest.fixture(scope="module")
 def cdnow_log():
-    if not CDNOW.is_file():
-        pytest.skip(f"CDNOW sample not found at {CDNOW} (shared/data beside the repo)")
     return read_transactions(CDNOW)
 
 

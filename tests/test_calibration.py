@@ -31,10 +31,7 @@ from sim.transactions import read_transactions, summarize_customers
 
 REPO = Path(__file__).parents[1]
 BASELINE = REPO / "scenarios" / "baseline.toml"
-CDNOW = Path(__file__).parents[2] / "shared" / "data" / "CDNOW_sample.txt"
-needs_cdnow = pytest.mark.skipif(
-    not CDNOW.is_file(), reason=f"CDNOW sample not found at {CDNOW} (shared/data beside the repo)"
-)
+CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
 CALIBRATION_END = date(1997, 9, 30)  # the first 39 weeks of 1997, weeks from 1997-01-01
 # Fader, Hardie & Lee (2005), per week; Fader & Hardie's Gamma-Gamma note.
 PUBLISHED_PARETO_NBD = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
@@ -44,8 +41,6 @@ WEEKS_PER_MONTH = 52 / 12
 
 @pytest.fixture(scope="module")
 def cdnow_calibration():
-    if not CDNOW.is_file():
-        pytest.skip(f"CDNOW sample not found at {CDNOW}")
     summary = summarize_customers(read_transactions(CDNOW), CALIBRATION_END)
     return calibrate(summary)
 
@@ -176,7 +171,6 @@ def test_no_repeat_transactions_cannot_be_fitted():
 
 
 # -- CDNOW -------------------------------------------------------------------------------
-@needs_cdnow
 def test_cdnow_pareto_nbd_reproduces_the_published_fit(cdnow_calibration):
     """Within 2 % of Fader, Hardie & Lee (2005): r, alpha, s, beta per week."""
     fit = cdnow_calibration.pareto_nbd
@@ -187,7 +181,6 @@ def test_cdnow_pareto_nbd_reproduces_the_published_fit(cdnow_calibration):
     assert fit.log_likelihood == pytest.approx(-9595.0, abs=0.1)  # as published
 
 
-@needs_cdnow
 def test_cdnow_gamma_gamma_reproduces_the_published_fit(cdnow_calibration):
     """Within 0.5 %: the published values have 3-4 significant digits (q = 3.74 is +-0.13 %)."""
     spend = cdnow_calibration.gamma_gamma
@@ -197,7 +190,6 @@ def test_cdnow_gamma_gamma_reproduces_the_published_fit(cdnow_calibration):
         assert spend[name] == pytest.approx(published, rel=0.005), name
 
 
-@needs_cdnow
 def test_conversion_to_months(cdnow_calibration):
     """r, s unchanged; alpha, beta and their errors divided by 52/12."""
     weekly = cdnow_calibration.pareto_nbd
@@ -215,7 +207,6 @@ def test_conversion_to_months(cdnow_calibration):
     )
 
 
-@needs_cdnow
 @pytest.mark.slow
 def test_fit_in_months_equals_the_converted_weekly_fit():
     summary = summarize_customers(read_transactions(CDNOW), CALIBRATION_END, time_unit="month")
@@ -274,7 +265,6 @@ def extend_baseline(tmp_path: Path, fragment: str) -> Path:
     return scenario
 
 
-@needs_cdnow
 def test_fragment_validates_on_top_of_baseline(cdnow_calibration, tmp_path):
     text = fragment_toml(cdnow_calibration)
     raw = tomllib.loads(text)
@@ -328,7 +318,6 @@ def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
 
 
-@needs_cdnow
 def test_cli_prints_the_fit_and_writes_a_valid_fragment(tmp_path):
     out = tmp_path / "cdnow.toml"
     result = invoke("calibrate", CDNOW, "--calibration-end", "1997-09-30", "-o", out)

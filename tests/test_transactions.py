@@ -15,10 +15,7 @@ from sim.transactions import (
     summarize_customers,
 )
 
-CDNOW = Path(__file__).parents[2] / "shared" / "data" / "CDNOW_sample.txt"
-needs_cdnow = pytest.mark.skipif(
-    not CDNOW.is_file(), reason=f"CDNOW sample not found at {CDNOW} (shared/data beside the repo)"
-)
+CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
 # The literature's calibration period: the first 39 weeks of 1997, counted from 1997-01-01,
 # i.e. up to 1997-09-30 included (customer 1, first purchase 1997-01-01, has T = 38.86).
 CALIBRATION_END = date(1997, 9, 30)
@@ -36,7 +33,6 @@ def cdnow_log():
     return read_transactions(CDNOW)
 
 
-@needs_cdnow
 def test_cdnow_counts_match_the_literature(cdnow_log):
     """6,919 rows, 2,357 customers; 2,457 repeat transactions in calibration, 1,882 in holdout."""
     assert cdnow_log.rows == 6919
@@ -52,7 +48,6 @@ def test_cdnow_counts_match_the_literature(cdnow_log):
     assert summary.holdout_length == pytest.approx(273 / 7)
 
 
-@needs_cdnow
 def test_cdnow_first_customer_summary(cdnow_log):
     """Customer 1 (master id 00004): x = 2, t_x = 30.43, T = 38.86 weeks, as published."""
     summary = summarize_customers(cdnow_log, CALIBRATION_END)
