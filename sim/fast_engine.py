@@ -36,8 +36,8 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
-from sim.engines import stack
 from sim.economics import monthly_discount_factor
+from sim.engines import stack
 from sim.measures import BASE, HorizonCustomers, finish_outcome
 from sim.outcome import VARIABLES, CohortReplay, Outcome
 from sim.population import CustomerBase, fresh_base

@@ -50,7 +50,10 @@ OBJECTIVES = ("mean", "cvar5", "profit")
 NEAR_OPTIMAL_LEVEL = 0.05  # one-sided paired t-test against the best split
 NEAR_OPTIMAL_SHARE = 0.01  # or within 1 % of the best mean
 CVAR_LEVEL = 0.05
-SATURATION_SHARE = 0.005  # retention "capped" once 0.5 % of its budget goes unspent
+# Retention is "capped" at a split once the per-customer cap binds in at least half of
+# the months with someone to target (mean over replicates): more split buys no more
+# retention there. (Months with no one to target, e.g. a new shop's first, do not count.)
+SATURATION_MONTHS = 0.5
 
 COLUMNS = {
     "decision_mean": "mean",
@@ -89,6 +92,7 @@ SUMMARIZED = (
     "retention_unspent",
     "effective_split",
     "spend_per_customer",
+    "targeted",
     "marginal_cac",
     "new_paid",
     "new_customer_value",
@@ -250,8 +254,8 @@ def summarize_cell(
     by_terminal["none"] = float(splits[np.argmax(npv.mean(axis=1))])
 
     saturation = None
-    if "retention_unspent_share" in table:
-        capped = np.flatnonzero(table["retention_unspent_share"].to_numpy() > SATURATION_SHARE)
+    if "cap_binding_share" in table:
+        capped = np.flatnonzero(table["cap_binding_share"].to_numpy() >= SATURATION_MONTHS)
         saturation = float(splits[capped[0]]) if capped.size else None
 
     regrets = _regrets(splits, means, best, scenario)
@@ -369,6 +373,18 @@ def _economics(
         index=pd.Index(splits, name=SPLIT),
     )
     budget = scenario.budget.monthly if scenario is not None else math.nan
+    if scenario is not None:
+        cap = scenario.retention.max_spend_per_customer
+        c = ds["spend_per_customer"].transpose(SPLIT, "replicate", "month").values
+        someone = ds["targeted"].transpose(SPLIT, "replicate", "month").values > 0
+        binding = (c >= cap * (1.0 - 1e-12)) & someone & (splits[:, None, None] > 0)
+        months = someone.reshape(len(splits), -1).sum(axis=1)
+        frame["cap_binding_share"] = np.divide(
+            binding.reshape(len(splits), -1).sum(axis=1),
+            months,
+            out=np.zeros(len(splits)),
+            where=months > 0,
+        )
     retention_budget = splits * budget
     frame["retention_unspent_share"] = np.divide(
         unspent, retention_budget, out=np.zeros(len(splits)), where=retention_budget > 0
@@ -393,7 +409,7 @@ def _economics(
         )
         frame["retention_return"] = frame["acquisition_return"] + shift
         # where the cap binds, a higher split buys no retention: no marginal return to show
-        capped = frame["retention_unspent_share"].to_numpy() > SATURATION_SHARE
+        capped = frame["cap_binding_share"].to_numpy() >= SATURATION_MONTHS
         frame.loc[capped, "retention_return"] = np.nan
     return frame
 
@@ -475,8 +491,8 @@ def _with_verdicts(summary: CellSummary, scenario: Scenario | None) -> CellSumma
         )
         verdicts.append(
             f"Retention is capped from split {summary.saturation_split:g} on: the "
-            f"per-customer cap{cap} leaves part of the retention budget unspent, "
-            f"{where}; above it, a higher split does not buy more retention."
+            f"per-customer cap{cap} binds in most months and leaves part of the retention "
+            f"budget unspent, {where}; above it, a higher split does not buy more retention."
         )
     return CellSummary(**{**summary.__dict__, "verdicts": verdicts})
 
