@@ -472,6 +472,18 @@ def _with_verdicts(summary: CellSummary, scenario: Scenario | None) -> CellSumma
                         f"is worth {value:,.0f}, so about {spend - limit:,.0f} a month is "
                         "overspent on acquisition."
                     )
+        r_a, r_r = row.get("acquisition_return", np.nan), row.get("retention_return", np.nan)
+        if np.isfinite(r_a) and np.isfinite(r_r):
+            if min(r_a, r_r) > 1.1:
+                size = "both above 1: a larger budget would pay on either side"
+            elif max(r_a, r_r) < 0.9:
+                size = "both below 1: the budget is larger than pays on either side"
+            else:
+                size = "about 1: the budget's size is about right"
+            verdicts.append(
+                f"At the best split one more unit of budget returns {r_a:.2f} on acquisition "
+                f"and {r_r:.2f} on retention ({size})."
+            )
         verdicts.append(
             f"Acquisition is at {row['ceiling_share']:.0%} of its ceiling "
             f"({a.ceiling:,.0f} paid customers a month) at the best split."
