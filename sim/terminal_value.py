@@ -32,8 +32,9 @@ from sim.scenario import Scenario
 CONVENTIONS = ("no_marketing", "optimal_care", "none")
 # Candidate spends per customer for optimal_care: a linear grid over [0, c_max] and a
 # geometric one down to c_max * 1e-4, so that an optimum far below a generous cap is
-# still found to about 1 % (the value is flat at its maximum: the error is second order).
-LINEAR_POINTS, GEOMETRIC_POINTS = 97, 64
+# still found to a few % (the value is flat at its maximum: the error is second order).
+LINEAR_POINTS, GEOMETRIC_POINTS = 49, 24
+_CONTINUATIONS: dict[int, tuple[Scenario, Continuation]] = {}
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,22 @@ class Continuation:
 
     @classmethod
     def of(cls, scenario: Scenario) -> Continuation:
-        """The continuation of ``scenario`` (its retention response and economics)."""
+        """The continuation of ``scenario`` (its retention response and economics).
+
+        Kept for the scenario object (scenarios are immutable), since every replicate
+        and split of a chunk values its customers with the same one.
+        """
+        cached = _CONTINUATIONS.get(id(scenario))
+        if cached is not None and cached[0] is scenario:
+            return cached[1]
+        if len(_CONTINUATIONS) > 64:
+            _CONTINUATIONS.clear()
+        continuation = cls._build(scenario)
+        _CONTINUATIONS[id(scenario)] = (scenario, continuation)
+        return continuation
+
+    @classmethod
+    def _build(cls, scenario: Scenario) -> Continuation:
         retention = scenario.retention
         season = scenario.customers.seasonality
         service = scenario.customers.service
