@@ -19,21 +19,17 @@ Prints
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench_fast import run_with_peak_memory
+from splitsim.model.scenario_files import load_scenario
+from splitsim.sweep.executors import DaskExecutor, LocalPoolExecutor
+from splitsim.sweep.plan import plan_sweep
+from splitsim.sweep.runner import run_sweep
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from bench_fast import run_with_peak_memory  # noqa: E402
-
-from sim.executors import DaskExecutor, LocalPoolExecutor  # noqa: E402
-from sim.runner import run_sweep  # noqa: E402
-from sim.scenario_files import load_scenario  # noqa: E402
-from sim.sweep_plan import plan_sweep  # noqa: E402
 
 BASELINE = ROOT / "scenarios" / "baseline.toml"
 CHURN_RATES = "customers.churn_hazard.rate=[1.35, 2.7, 4.05, 5.4]"

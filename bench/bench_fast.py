@@ -17,17 +17,15 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from splitsim.engines.base import simulate_cell
+from splitsim.model.scenario_files import load_scenario
 
-from sim.engines import simulate_cell  # noqa: E402
-from sim.scenario_files import load_scenario  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 BASELINE = ROOT / "scenarios" / "baseline.toml"
 

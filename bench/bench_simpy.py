@@ -32,10 +32,9 @@ from pathlib import Path
 
 import numpy as np
 import simpy
-
-from sim import simpy_engine
-from sim.scenario_files import load_scenario
-from sim.streams import ReplicateSeeds
+from splitsim.engines import simpy_engine
+from splitsim.model.scenario_files import load_scenario
+from splitsim.model.streams import ReplicateSeeds
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -23,10 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.executors import LocalPoolExecutor
-from sim.runner import run_sweep
-from sim.scenario_files import load_scenario
-from sim.sweep_plan import plan_sweep
+from splitsim.model.scenario_files import load_scenario
+from splitsim.sweep.executors import LocalPoolExecutor
+from splitsim.sweep.plan import plan_sweep
+from splitsim.sweep.runner import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REPLICATES = {"simpy": 2, "fast": 1000}

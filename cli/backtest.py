@@ -5,17 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-
-from cli.calibrate import report, warnings
-from cli.options import DateType, InvalidInput, calibration_end_option, transaction_options
-from cli.sweep import command_line
-from sim.backtest import BacktestError, backtest
-from sim.backtest_plots import tracking_plot
-from sim.backtest_report import describe, format_table, markdown_report, table_csv, weekly_csv
-from sim.calibration import CalibrationError
-from sim.engines import ENGINES
-from sim.plot_files import PLOTS_DIR, save_figure
-from sim.results_io import (
+from splitsim.calibration.backtest import BacktestError, backtest
+from splitsim.calibration.fit import CalibrationError
+from splitsim.calibration.plots import tracking_plot
+from splitsim.calibration.report import (
+    describe,
+    format_table,
+    markdown_report,
+    table_csv,
+    weekly_csv,
+)
+from splitsim.calibration.transactions import TransactionError, read_transactions
+from splitsim.cli.calibrate import report, warnings
+from splitsim.cli.options import DateType, InvalidInput, calibration_end_option, transaction_options
+from splitsim.cli.sweep import command_line
+from splitsim.engines.base import ENGINES
+from splitsim.model.scenario import RunSettings
+from splitsim.plots.files import PLOTS_DIR, save_figure
+from splitsim.results.store import (
     SUMMARY_CSV,
     SUMMARY_MD,
     WEEKLY_CSV,
@@ -25,8 +32,6 @@ from sim.results_io import (
     sanitize_run_name,
     write_run_text,
 )
-from sim.scenario import RunSettings
-from sim.transactions import TransactionError, read_transactions
 
 DEFAULT_SEED = RunSettings().seed  # the scenarios' default root seed
 BACKTEST_EXAMPLES = """

@@ -6,17 +6,16 @@ import math
 from pathlib import Path
 
 import click
-
-from cli.options import InvalidInput, calibration_end_option, transaction_options
-from sim.calibration import Calibration, CalibrationError, Fit, calibrate
-from sim.results_io import RunFolderError, check_path, write_text
-from sim.scenario_fragment import MODEL_UNIT, fragment_toml
-from sim.transactions import (
+from splitsim.calibration.fit import Calibration, CalibrationError, Fit, calibrate
+from splitsim.calibration.fragment import MODEL_UNIT, fragment_toml
+from splitsim.calibration.transactions import (
     TIME_UNITS,
     TransactionError,
     read_transactions,
     summarize_customers,
 )
+from splitsim.cli.options import InvalidInput, calibration_end_option, transaction_options
+from splitsim.results.store import RunFolderError, check_path, write_text
 
 CALIBRATE_EXAMPLES = """
 \b

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import click
-
-from cli.backtest import backtest_command
-from cli.calibrate import calibrate_command
-from cli.options import scenario_errors, set_option
-from cli.run import facts, run
-from cli.sweep import summary, sweep
-from sim import __version__
-from sim.scenario import rate_conversions
-from sim.scenario_files import load_scenario, scenario_toml
+from splitsim import __version__
+from splitsim.cli.backtest import backtest_command
+from splitsim.cli.calibrate import calibrate_command
+from splitsim.cli.options import scenario_errors, set_option
+from splitsim.cli.run import facts, run
+from splitsim.cli.sweep import summary, sweep
+from splitsim.model.scenario import rate_conversions
+from splitsim.model.scenario_files import load_scenario, scenario_toml
 
 EXAMPLES = """
 \b
@@ -56,7 +55,7 @@ cli.add_command(facts)
 cli.add_command(calibrate_command)
 cli.add_command(backtest_command)
 
-from cli.plot import compare, plot  # noqa: E402
+from splitsim.cli.plot import compare, plot  # noqa: E402
 
 cli.add_command(plot)
 cli.add_command(compare)

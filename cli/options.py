@@ -5,9 +5,8 @@ from __future__ import annotations
 import functools
 
 import click
-
-from sim.scenario_files import ScenarioError
-from sim.transactions import FORMATS, parse_date
+from splitsim.calibration.transactions import FORMATS, parse_date
+from splitsim.model.scenario_files import ScenarioError
 
 
 class InvalidInput(click.ClickException):
@@ -30,7 +29,7 @@ def set_option(func):
 
 def objective_option(func):
     """`--objective mean|cvar5|profit`: what "best split" means in the summary."""
-    from sim.summary import OBJECTIVES
+    from splitsim.results.summary import OBJECTIVES
 
     return click.option(
         "--objective",

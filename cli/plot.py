@@ -6,13 +6,19 @@ from pathlib import Path
 
 import click
 import xarray as xr
-
-from cli.options import InvalidInput
-from sim.dataset import swept_dims
-from sim.plot_files import FORMATS, KINDS, PLOTS_DIR, applicable_kinds, save_figure, write_plots
-from sim.plot_style import scenario_name
-from sim.plots import compare_decision_curves
-from sim.results_io import (
+from splitsim.cli.options import InvalidInput
+from splitsim.plots.figures import compare_decision_curves
+from splitsim.plots.files import (
+    FORMATS,
+    KINDS,
+    PLOTS_DIR,
+    applicable_kinds,
+    save_figure,
+    write_plots,
+)
+from splitsim.plots.style import scenario_name
+from splitsim.results.dataset import swept_dims
+from splitsim.results.store import (
     ProvenanceError,
     RunFolderError,
     check_path,

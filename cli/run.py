@@ -7,12 +7,11 @@ import sys
 
 import click
 import numpy as np
-
-from cli.options import scenario_errors, set_option
-from sim.engines import ENGINES, resolve_engine, simulate_cell
-from sim.facts import NOT_MEASURED, measure_replicate, simulate_replicate, summarize
-from sim.scenario_files import load_scenario
-from sim.streams import ReplicateSeeds
+from splitsim.cli.options import scenario_errors, set_option
+from splitsim.engines.base import ENGINES, resolve_engine, simulate_cell
+from splitsim.facts import NOT_MEASURED, measure_replicate, simulate_replicate, summarize
+from splitsim.model.scenario_files import load_scenario
+from splitsim.model.streams import ReplicateSeeds
 
 RUN_EXAMPLES = """
 \b

@@ -1,4 +1,4 @@
-"""`splitsim sweep` and `splitsim summary`: parse, hand over to :mod:`sim.runner`, report."""
+"""`splitsim sweep` and `splitsim summary`: parse, hand over to :mod:`splitsim.sweep.runner`, report."""
 
 from __future__ import annotations
 
@@ -9,13 +9,11 @@ from pathlib import Path
 
 import click
 from click.core import ParameterSource
-from tqdm import tqdm
-
-from cli.options import InvalidInput, objective_option, scenario_errors, set_option
-from sim.engines import ENGINES, SWEEP_DEFAULT_ENGINE
-from sim.executors import DaskExecutor, MissingExtra, available_cores
-from sim.plot_files import write_plots
-from sim.results_io import (
+from splitsim.cli.options import InvalidInput, objective_option, scenario_errors, set_option
+from splitsim.engines.base import ENGINES, SWEEP_DEFAULT_ENGINE
+from splitsim.model.scenario_files import load_scenario
+from splitsim.plots.files import write_plots
+from splitsim.results.store import (
     RESULTS_FILE,
     RESULTS_ZARR,
     STORE_FORMATS,
@@ -23,16 +21,17 @@ from sim.results_io import (
     RunFolderError,
     load_results,
 )
-from sim.runner import (
+from splitsim.results.summary import format_summary, summarize
+from splitsim.sweep.executors import DaskExecutor, MissingExtra, available_cores
+from splitsim.sweep.plan import MAX_SEED, PlanError, plan_sweep
+from splitsim.sweep.runner import (
     DEFAULT_RESULTS_ROOT,
     ResumeRefused,
     SweepFailed,
     SweepInterrupted,
     run_sweep,
 )
-from sim.scenario_files import load_scenario
-from sim.summary import format_summary, summarize
-from sim.sweep_plan import MAX_SEED, PlanError, plan_sweep
+from tqdm import tqdm
 
 SWEEP_EXAMPLES = """
 \b

@@ -1,7 +1,7 @@
 """The stylized facts of FACTS.md measured in simulated replicates, beside the sources.
 
 A replicate runs the SimPy reference engine at one split and keeps, besides its
-:class:`~sim.outcome.Outcome`, a few per-customer figures (arrival month, orders before
+:class:`~splitsim.model.outcome.Outcome`, a few per-customer figures (arrival month, orders before
 and during the horizon) that some facts need. Each measurable row of FACTS.md is a
 :class:`Fact`: its claim, the sources' value and a function of one replicate; the
 summary over replicates is a median and a 90 % interval.
@@ -13,12 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
-
-from sim import simpy_engine
-from sim.outcome import Outcome
-from sim.response import calendar_month
-from sim.scenario import Scenario
-from sim.streams import MAIN, ReplicateSeeds
+from splitsim.engines import simpy_engine
+from splitsim.engines.kernels import calendar_month
+from splitsim.model.outcome import Outcome
+from splitsim.model.scenario import Scenario
+from splitsim.model.streams import MAIN, ReplicateSeeds
 
 DECEMBER = 12
 FOLLOW_UP = 12  # months a new customer is watched before "never returned" (F14)

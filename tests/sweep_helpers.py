@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-
-from sim.scenario_files import load_scenario
-from sim.sweep_plan import SweepPlan, plan_sweep
+from splitsim.model.scenario_files import load_scenario
+from splitsim.sweep.plan import SweepPlan, plan_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 NEW_BUSINESS = ROOT / "scenarios" / "new_business.toml"

@@ -11,9 +11,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from scipy import integrate
-
-from cli.main import cli
-from sim.backtest import (
+from splitsim.calibration.backtest import (
     DAYS_PER_WEEK,
     BacktestError,
     analytic_cumulative_repeats,
@@ -24,9 +22,10 @@ from sim.backtest import (
     week_ends,
     week_range,
 )
-from sim.backtest_plots import tracking_plot
-from sim.calibration import ParetoNBDFit
-from sim.transactions import read_transactions
+from splitsim.calibration.fit import ParetoNBDFit
+from splitsim.calibration.plots import tracking_plot
+from splitsim.calibration.transactions import read_transactions
+from splitsim.cli.main import cli
 
 CDNOW = Path(__file__).resolve().parents[1] / "data" / "cdnow" / "CDNOW_sample.txt"
 CALIBRATION_END = date(1997, 9, 30)  # week 39 of weeks from 1997-01-01

@@ -13,9 +13,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
-
-from cli.main import cli
-from sim.calibration import (
+from splitsim.calibration.fit import (
     CalibrationError,
     calibrate,
     fit_gamma_gamma,
@@ -24,10 +22,11 @@ from sim.calibration import (
     numerical_hessian,
     pareto_nbd_log_likelihood,
 )
-from sim.scenario_files import load_scenario
-from sim.scenario_fragment import fragment_toml
-from sim.synthetic_log import pareto_nbd_log
-from sim.transactions import read_transactions, summarize_customers
+from splitsim.calibration.fragment import fragment_toml
+from splitsim.calibration.synthetic_log import pareto_nbd_log
+from splitsim.calibration.transactions import read_transactions, summarize_customers
+from splitsim.cli.main import cli
+from splitsim.model.scenario_files import load_scenario
 
 REPO = Path(__file__).parents[1]
 BASELINE = REPO / "scenarios" / "baseline.toml"

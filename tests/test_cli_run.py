@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 import tomli_w
 from click.testing import CliRunner
-
-from cli.main import cli
-from sim.engines import simulate_cell
-from sim.scenario_files import load_scenario
+from splitsim.cli.main import cli
+from splitsim.engines.base import simulate_cell
+from splitsim.model.scenario_files import load_scenario
 
 SCENARIO = {
     "name": "tiny",

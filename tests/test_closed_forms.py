@@ -8,8 +8,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from scipy import integrate, optimize, stats
-
-from sim.closed_forms import (
+from splitsim.engines.kernels import paid_arrival_mean as response_paid_arrival_mean
+from splitsim.engines.kernels import retention_effects
+from splitsim.model.closed_forms import (
     acquisition_value_per_arrival,
     discount_sum,
     expected_acquisition_metric,
@@ -21,8 +22,6 @@ from sim.closed_forms import (
     retained_base_metric,
     retention_multipliers,
 )
-from sim.response import paid_arrival_mean as response_paid_arrival_mean
-from sim.response import retention_effects
 
 
 def test_mm_inf_mean_limits():
@@ -232,7 +231,7 @@ def test_acquisition_optimum_maximises_the_expected_metric():
 
 
 def test_retention_multipliers_are_the_engines_response():
-    """u(c) and h(c) equal the engines' response curves (sim.response)."""
+    """u(c) and h(c) equal the engines' response curves (splitsim.engines.kernels)."""
     retention = SimpleNamespace(
         uplift_max=1.0,
         uplift_scale=0.5,

@@ -10,18 +10,17 @@ from pathlib import Path
 import pytest
 import xarray as xr
 from click.testing import CliRunner
-from sweep_helpers import CHURN_SWEEP, NEW_BUSINESS, TINY, array_hashes, interrupt_after, tiny_plan
-
-from cli.main import cli
-from sim import results_io
-from sim.chunks import ChunkTask, chunk_tasks, simulate_chunk
-from sim.executors import (
+from splitsim.cli.main import cli
+from splitsim.results import store as results_io
+from splitsim.sweep.chunks import ChunkTask, chunk_tasks, simulate_chunk
+from splitsim.sweep.executors import (
     DASK_LOCAL_CONFIG,
     DaskExecutor,
     InProcessExecutor,
     LocalPoolExecutor,
 )
-from sim.runner import SweepFailed, SweepInterrupted, run_sweep, simulate_sweep
+from splitsim.sweep.runner import SweepFailed, SweepInterrupted, run_sweep, simulate_sweep
+from sweep_helpers import CHURN_SWEEP, NEW_BUSINESS, TINY, array_hashes, interrupt_after, tiny_plan
 
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("zarr")

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from sim.runner import simulate_sweep
-from sim.scenario_files import load_scenario
-from sim.summary import format_summary, summarize
-from sim.sweep_plan import plan_sweep
+from splitsim.model.scenario_files import load_scenario
+from splitsim.results.summary import format_summary, summarize
+from splitsim.sweep.plan import plan_sweep
+from splitsim.sweep.runner import simulate_sweep
 
 REPLICATES = 40
 

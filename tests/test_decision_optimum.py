@@ -1,14 +1,14 @@
 """The budget decision against its exact optima, through whole sweeps of both engines.
 
 Two settings have a closed form of the expected decision metric (NPV plus the discounted
-no_marketing terminal value; :mod:`sim.closed_forms`):
+no_marketing terminal value; :mod:`splitsim.model.closed_forms`):
 
 - retention off: the Blattberg-Deighton acquisition optimum, metric K n((1 - s) B)
   - D (1 - s) B, best split s* = 1 - N_max CAC_0 ln(K / (CAC_0 D)) / B;
 - no arrivals: a fresh base kept targeted at spend c per customer a month.
 
-Each sweep runs through :func:`sim.sweep_plan.plan_sweep` and
-:func:`sim.runner.simulate_sweep`, with fixed seeds. A simulated mean must be within
+Each sweep runs through :func:`splitsim.sweep.plan.plan_sweep` and
+:func:`splitsim.sweep.runner.simulate_sweep`, with fixed seeds. A simulated mean must be within
 Z = 3 standard errors of the closed form, the standard error being the sample standard
 deviation across replicates over sqrt(R); a correct engine fails one such check with
 probability about 0.003 for a new seed (about 0.015 with SimPy's 10 replicates of the
@@ -22,17 +22,16 @@ import copy
 
 import numpy as np
 import pytest
-
-from sim.closed_forms import (
+from splitsim.model.closed_forms import (
     acquisition_value_per_arrival,
     discount_sum,
     expected_acquisition_metric,
     optimal_acquisition_split,
     retained_base_metric,
 )
-from sim.runner import simulate_sweep
-from sim.scenario import Scenario
-from sim.sweep_plan import plan_sweep
+from splitsim.model.scenario import Scenario
+from splitsim.sweep.plan import plan_sweep
+from splitsim.sweep.runner import simulate_sweep
 
 Z = 3.0  # tolerance in standard errors
 

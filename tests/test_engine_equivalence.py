@@ -21,11 +21,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
-
-from sim import fast_engine
-from sim.engines import simulate_cell
-from sim.outcome import VARIABLES
-from sim.scenario_files import load_scenario
+from splitsim.engines import fast_engine
+from splitsim.engines.base import simulate_cell
+from splitsim.model.outcome import VARIABLES
+from splitsim.model.scenario_files import load_scenario
 
 FAMILY_ALPHA = 1e-3
 ROUNDING = 1e-9  # relative: differences this small are floating-point rounding

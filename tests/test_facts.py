@@ -1,4 +1,4 @@
-"""Facts measured in simulated replicates (sim.facts): definitions checked on cases with
+"""Facts measured in simulated replicates (splitsim.facts): definitions checked on cases with
 a known answer."""
 
 from __future__ import annotations
@@ -7,9 +7,8 @@ import copy
 import math
 
 import numpy as np
-
-from sim import simpy_engine
-from sim.facts import (
+from splitsim.engines import simpy_engine
+from splitsim.facts import (
     FACTS,
     measure_facts,
     never_returned_share,
@@ -18,9 +17,9 @@ from sim.facts import (
     service_share_of_losses,
     simulate_replicate,
 )
-from sim.scenario import Scenario
-from sim.scenario_files import set_dotted
-from sim.streams import ReplicateSeeds
+from splitsim.model.scenario import Scenario
+from splitsim.model.scenario_files import set_dotted
+from splitsim.model.streams import ReplicateSeeds
 
 SHOP = {
     "name": "facts_shop",

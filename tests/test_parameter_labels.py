@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
+from splitsim.model.parameter_labels import first_clause, parameter_meaning, units_in
+from splitsim.model.scenario_files import load_scenario
+from splitsim.plots.style import cell_text
+from splitsim.results.dataset import parameter_attrs
 from sweep_helpers import BASELINE
-
-from sim.dataset import parameter_attrs
-from sim.parameter_labels import first_clause, parameter_meaning, units_in
-from sim.plot_style import cell_text
-from sim.scenario_files import load_scenario
 
 
 @pytest.fixture(scope="module")

@@ -8,16 +8,15 @@ import sys
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from splitsim.cli.main import cli
+from splitsim.model.scenario_files import load_scenario
+from splitsim.plots import figures as plots
+from splitsim.plots.files import PLOTS_DIR, cell_slug, save_figure, write_plots
+from splitsim.results.store import load_results
+from splitsim.results.summary import summarize
+from splitsim.sweep.plan import plan_sweep
+from splitsim.sweep.runner import run_sweep
 from sweep_helpers import BASELINE, NEW_BUSINESS, ROOT
-
-from cli.main import cli
-from sim import plots
-from sim.plot_files import PLOTS_DIR, cell_slug, save_figure, write_plots
-from sim.results_io import load_results
-from sim.runner import run_sweep
-from sim.scenario_files import load_scenario
-from sim.summary import summarize
-from sim.sweep_plan import plan_sweep
 
 # Six months of a small shop with a three-month history: a few hundred customers.
 SMALL = (
@@ -122,7 +121,7 @@ def test_cell_slugs_are_safe_file_names():
 
 
 def test_importing_the_plots_does_not_touch_pyplot():
-    code = "import sys, sim.plot_files; print('matplotlib.pyplot' in sys.modules)"
+    code = "import sys, splitsim.plots.files; print('matplotlib.pyplot' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     )

@@ -13,10 +13,8 @@ import h5py
 import numpy as np
 import pytest
 import xarray as xr
-from sweep_helpers import CHURN_SWEEP, ROOT, array_hashes, tiny_plan
-
-from sim import results_io
-from sim.results_io import (
+from splitsim.results import store as results_io
+from splitsim.results.store import (
     ChunkStore,
     ProvenanceError,
     RunFolderError,
@@ -28,7 +26,8 @@ from sim.results_io import (
     sanitize_run_name,
     write_dataset,
 )
-from sim.runner import simulate_sweep
+from splitsim.sweep.runner import simulate_sweep
+from sweep_helpers import CHURN_SWEEP, ROOT, array_hashes, tiny_plan
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +89,7 @@ def test_a_writer_that_fails_before_any_file_existed_leaves_nothing(
 KILLED_WRITER = """
 import os, signal, sys
 import h5py
-from sim.results_io import read_dataset, write_dataset
+from splitsim.results.store import read_dataset, write_dataset
 
 source, target = sys.argv[1], sys.argv[2]
 ds = read_dataset(source)

@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import BaseModel
-
-from sim.scenario import Scenario
+from splitsim.model.scenario import Scenario
 
 README = Path(__file__).resolve().parents[1] / "scenarios" / "README.md"
 

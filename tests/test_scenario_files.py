@@ -16,13 +16,10 @@ import numpy as np
 import pytest
 import tomli_w
 from click.testing import CliRunner
-from sweep_helpers import TINY_WARM, array_hashes
-
-from cli.main import cli
-from sim import __version__
-from sim.runner import simulate_sweep
-from sim.scenario import ChurnHazard, Scenario, conversion_text, rate_conversions
-from sim.scenario_files import (
+from splitsim import __version__
+from splitsim.cli.main import cli
+from splitsim.model.scenario import ChurnHazard, Scenario, conversion_text, rate_conversions
+from splitsim.model.scenario_files import (
     ScenarioError,
     deep_merge,
     load_scenario,
@@ -32,7 +29,9 @@ from sim.scenario_files import (
     set_dotted,
     with_value,
 )
-from sim.sweep_plan import plan_sweep
+from splitsim.sweep.plan import plan_sweep
+from splitsim.sweep.runner import simulate_sweep
+from sweep_helpers import TINY_WARM, array_hashes
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from sim.scenario import MAX_CUSTOMERS_PER_MONTH, MAX_RATE_PER_MONTH, Scenario
-from sim.scenario_files import scenario_from_toml, scenario_hash, scenario_toml
+from splitsim.model.scenario import MAX_CUSTOMERS_PER_MONTH, MAX_RATE_PER_MONTH, Scenario
+from splitsim.model.scenario_files import scenario_from_toml, scenario_hash, scenario_toml
 
 BIG = 1e9
 

@@ -10,10 +10,9 @@ alive at the end of month 0 - arrivals in month 0 + losses in month 0.
 
 import numpy as np
 import pytest
-
-from sim.runner import simulate_sweep
-from sim.scenario_files import load_scenario
-from sim.sweep_plan import plan_sweep
+from splitsim.model.scenario_files import load_scenario
+from splitsim.sweep.plan import plan_sweep
+from splitsim.sweep.runner import simulate_sweep
 
 SMALL = [
     "horizon_months=2",

@@ -1,7 +1,7 @@
 """The engines against theory: closed forms, accounting identities, seeds.
 
 Written for every engine in :data:`ENGINES`; the tests only go through
-:func:`sim.engines.simulate_cell`, so another engine joins by being added to the list.
+:func:`splitsim.engines.base.simulate_cell`, so another engine joins by being added to the list.
 
 Statistical tests compare a Monte Carlo estimate with a closed form (DESIGN.md, "Known
 answers") and allow 4 standard errors, the standard error derived from the sample size
@@ -17,15 +17,14 @@ import math
 
 import numpy as np
 import pytest
-
-from sim.closed_forms import mm_inf_mean, paid_arrival_mean, pareto_nbd_expected_repeats
-from sim.economics import continuous_rate, monthly_discount_factor, npv
-from sim.engines import simulate_cell
-from sim.outcome import VARIABLES
-from sim.response import retention_effects
-from sim.scenario import Scenario
-from sim.scenario_files import set_dotted
-from sim.streams import MAIN, ReplicateSeeds
+from splitsim.engines.base import simulate_cell
+from splitsim.engines.kernels import retention_effects
+from splitsim.model.closed_forms import mm_inf_mean, paid_arrival_mean, pareto_nbd_expected_repeats
+from splitsim.model.economics import continuous_rate, monthly_discount_factor, npv
+from splitsim.model.outcome import VARIABLES
+from splitsim.model.scenario import Scenario
+from splitsim.model.scenario_files import set_dotted
+from splitsim.model.streams import MAIN, ReplicateSeeds
 
 ENGINES = ["simpy", "fast"]
 Z = 4.0  # tolerance in standard errors

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from splitsim.model.scenario_files import ScenarioError, load_scenario, scenario_from_toml
+from splitsim.sweep.plan import PlanError, parse_splits, parse_sweep, plan_sweep
 from sweep_helpers import CHURN_SWEEP, NEW_BUSINESS, TINY, tiny_plan
-
-from sim.scenario_files import ScenarioError, load_scenario, scenario_from_toml
-from sim.sweep_plan import PlanError, parse_splits, parse_sweep, plan_sweep
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,23 @@ import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
+from splitsim.cli.main import cli
+from splitsim.engines.base import simulate_cell
+from splitsim.model.outcome import VARIABLES
+from splitsim.model.scenario_files import scenario_from_toml
+from splitsim.results import store as results_io
+from splitsim.results.dataset import CORE_DIMS, PROVENANCE_ATTRS
+from splitsim.sweep.executors import InProcessExecutor, LocalPoolExecutor
+from splitsim.sweep.plan import plan_sweep
+from splitsim.sweep.runner import (
+    ResumeRefused,
+    SweepInterrupted,
+    chunk_tasks,
+    default_block_size,
+    run_chunks,
+    run_sweep,
+    simulate_sweep,
+)
 from sweep_helpers import (
     CHURN_SWEEP,
     NEW_BUSINESS,
@@ -21,24 +38,6 @@ from sweep_helpers import (
     interrupt_after,
     tiny_plan,
 )
-
-from cli.main import cli
-from sim import results_io
-from sim.dataset import CORE_DIMS, PROVENANCE_ATTRS
-from sim.engines import simulate_cell
-from sim.executors import InProcessExecutor, LocalPoolExecutor
-from sim.outcome import VARIABLES
-from sim.runner import (
-    ResumeRefused,
-    SweepInterrupted,
-    chunk_tasks,
-    default_block_size,
-    run_chunks,
-    run_sweep,
-    simulate_sweep,
-)
-from sim.scenario_files import scenario_from_toml
-from sim.sweep_plan import plan_sweep
 
 COMMAND = "splitsim sweep (test)"
 
@@ -218,7 +217,7 @@ def test_resuming_a_folder_that_is_not_a_run_is_refused(plan, tmp_path):
 SIGNALLED_SWEEP = """
 import signal, sys
 signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal session
-from cli.main import cli
+from splitsim.cli.main import cli
 cli(sys.argv[1:], prog_name="splitsim")
 """
 

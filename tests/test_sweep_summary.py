@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
+from splitsim.results.dataset import build_dataset
+from splitsim.results.summary import format_summary, probability_best, summarize
+from splitsim.sweep.runner import empty_arrays
 from sweep_helpers import tiny_plan
-
-from sim.dataset import build_dataset
-from sim.runner import empty_arrays
-from sim.summary import format_summary, probability_best, summarize
 
 
 def test_p_best_counts_paired_replicates_and_shares_ties():

@@ -2,7 +2,7 @@
 
 The customers alive at the horizon are valued as if the shop followed one continuation
 policy forever. ``no_marketing`` has a closed form; ``optimal_care`` is the exact
-expectation of a renewal process (:func:`sim.terminal_value._care_value`), checked here
+expectation of a renewal process (:func:`splitsim.engines.terminal_value._care_value`), checked here
 against an independent event-by-event Monte Carlo of the same process, its limits, and
 a continuous optimizer of the spend.
 """
@@ -14,16 +14,15 @@ import math
 import numpy as np
 import pytest
 from scipy import optimize
-
-from sim.response import retention_effects
-from sim.scenario_files import load_scenario
-from sim.terminal_value import (
+from splitsim.engines.kernels import retention_effects
+from splitsim.engines.terminal_value import (
     LINEAR_POINTS,
     Continuation,
     _care_value,
     best_spend,
     terminal_values,
 )
+from splitsim.model.scenario_files import load_scenario
 
 BASELINE = "scenarios/baseline.toml"
 

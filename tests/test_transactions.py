@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from sim.transactions import (
+from splitsim.calibration.transactions import (
     DAYS_PER_UNIT,
     TransactionError,
     read_transactions,

@@ -1,0 +1,162 @@
+"""A scenario fragment (TOML text) from a calibration, in the model's units (months).
+
+The fragment holds [customers.purchase_rate], [customers.churn_hazard] and
+[customers.order_value]; a scenario takes it with ``extends = ["parent.toml",
+"fragment.toml"]`` (listed after the parent so that it wins) or by pasting. Every value
+carries its standard error as a comment, and the header says where the numbers come from.
+Text is built by hand because TOML writers drop comments.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+
+import numpy as np
+from splitsim import __version__
+from splitsim.calibration.fit import Calibration, ParetoNBDFit
+from splitsim.calibration.transactions import DAYS_PER_UNIT
+
+MODEL_UNIT = "month"
+COMMENT_COLUMN = 29
+
+
+def fragment_toml(calibration: Calibration) -> str:
+    """The TOML fragment of a calibration: fitted values in months, with their errors."""
+    summary = calibration.summary
+    fit = calibration.pareto_nbd
+    monthly = fit.in_unit(MODEL_UNIT)
+    se = monthly.standard_errors
+    se_fit = fit.standard_errors
+    first, last = summary.first_purchase_range
+    factor = DAYS_PER_UNIT[MODEL_UNIT] / DAYS_PER_UNIT[fit.time_unit]
+    gamma_gamma = calibration.gamma_gamma
+    usable_spend = gamma_gamma is not None and gamma_gamma.q > 1.0
+
+    lines = [
+        f"# Calibrated by `splitsim calibrate` (splitsim {__version__}) from {summary.source}",
+        f"#   sha256 {summary.sha256}",
+        f"# Data: {summary.rows:,} rows, {summary.n_transactions:,} transactions (same-day "
+        "purchases of a customer merged),",
+        f"#   {summary.n_customers:,} customers with a first purchase from {first} to {last};",
+        f"#   calibration period up to {summary.calibration_end} (included): "
+        f"{summary.repeat_transactions:,} repeat transactions by {summary.repeat_buyers:,} "
+        "repeat buyers.",
+        f"# Pareto/NBD maximum-likelihood fit in {fit.time_unit}s, log-likelihood "
+        f"{fit.log_likelihood:.2f}; converted to months, the model's unit:",
+        _conversion_note(fit, factor),
+        "# Standard errors (SE): numerical Hessian of the log-likelihood at the optimum, "
+        "delta method.",
+        '# Use it after the parent, e.g. extends = ["baseline.toml", "this-file.toml"]: '
+        "its tables win.",
+    ]
+    if usable_spend:
+        lines += [
+            f"# Order values in the data: first orders {_num(_mean_first_value(calibration))}, "
+            f"repeat orders {_num(_mean_repeat_value(calibration))} on average (currency).",
+            '# order_value.model = "gamma_gamma" replaces a lognormal parent\'s '
+            "[customers.order_value] table whole",
+            "#   (mean, cv and repeat_premium go), by the deep-merge rule of scenario files.",
+        ]
+    lines += [
+        "",
+        "[customers.purchase_rate]    # lambda ~ Gamma(shape r, rate alpha), repeat orders a month",
+        _entry(
+            "shape",
+            monthly.r,
+            f"r, SE {_num(se['r'])}; mean rate r / alpha = "
+            f"{_num(monthly.r / monthly.alpha)} a month",
+        ),
+        _entry("rate", monthly.alpha, _rate_comment("alpha", fit, se, se_fit)),
+        "",
+        "[customers.churn_hazard]     # mu ~ Gamma(shape s, rate beta), dropouts a month",
+        _entry(
+            "shape",
+            monthly.s,
+            f"s, SE {_num(se['s'])}; mean hazard s / beta = "
+            f"{_num(monthly.s / monthly.beta)} a month",
+        ),
+        _entry("rate", monthly.beta, _rate_comment("beta", fit, se, se_fit)),
+        "",
+    ]
+    if usable_spend:
+        gse = gamma_gamma.standard_errors
+        lines += [
+            "[customers.order_value]      # Gamma-Gamma fit on "
+            f"{gamma_gamma.n:,} repeat buyers' mean order values, "
+            f"log-likelihood {gamma_gamma.log_likelihood:.2f}",
+            'model = "gamma_gamma"',
+            _entry("p", gamma_gamma.p, f"SE {_num(gse['p'])}; orders ~ Gamma(p, nu)"),
+            _entry("q", gamma_gamma.q, f"SE {_num(gse['q'])}; nu ~ Gamma(q, v)"),
+            _entry(
+                "v",
+                gamma_gamma.v,
+                f"SE {_num(gse['v'])} (currency); mean order value p v / (q - 1) = "
+                f"{_num(gamma_gamma.mean_order_value)}",
+            ),
+            _entry(
+                "repeat_premium",
+                0.0,
+                "fitted on repeat orders; first orders take the same model (assumption)",
+            ),
+        ]
+    else:
+        reason = (
+            calibration.notes[0]
+            if gamma_gamma is None and calibration.notes
+            else "the fitted q <= 1 gives an infinite mean spend"
+        )
+        lines += [
+            f"# [customers.order_value] not written: {reason}.",
+            "# The parent's order values apply.",
+        ]
+    text = "\n".join(lines) + "\n"
+    tomllib.loads(text)  # the fragment must always be valid TOML
+    return text
+
+
+def _mean_first_value(calibration: Calibration) -> float:
+    return float(calibration.summary.first_value.mean())
+
+
+def _mean_repeat_value(calibration: Calibration) -> float:
+    summary = calibration.summary
+    buyers = summary.x > 0
+    if not buyers.any():
+        return math.nan
+    return float(
+        np.sum(summary.mean_repeat_value[buyers] * summary.x[buyers]) / summary.x[buyers].sum()
+    )
+
+
+def _conversion_note(fit: ParetoNBDFit, factor: float) -> str:
+    if fit.time_unit == MODEL_UNIT:
+        return "#   fitted in months already, so no conversion."
+    return (
+        f"#   r and s unchanged; alpha and beta divided by {_num(factor)} "
+        f"{fit.time_unit}s a month (52/12)."
+    )
+
+
+def _rate_comment(name: str, fit: ParetoNBDFit, se: dict, se_fit: dict) -> str:
+    text = f"{name} in months, SE {_num(se[name])}"
+    if fit.time_unit != MODEL_UNIT:
+        text += f" (fit in {fit.time_unit}s: {_num(fit[name])}, SE {_num(se_fit[name])})"
+    return text
+
+
+def _entry(key: str, value: float, comment: str) -> str:
+    assignment = f"{key} = {_float(value)}"
+    return f"{assignment:<{COMMENT_COLUMN}}# {comment}"
+
+
+def _float(value: float) -> str:
+    """A TOML float with 6 significant digits (always with a point or an exponent)."""
+    if not math.isfinite(value):
+        raise ValueError(f"cannot write a non-finite value {value!r} in a scenario")
+    text = f"{value:.6g}"
+    return text if any(c in text for c in ".en") else f"{text}.0"
+
+
+def _num(value: float) -> str:
+    return "n/a" if not math.isfinite(value) else f"{value:.4g}"

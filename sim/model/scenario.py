@@ -1,0 +1,532 @@
+"""Typed, validated scenario: every assumption of the model in one tree.
+
+The field descriptions carry the units. Validation is strict (no coercion from
+strings or booleans, no NaN or inf, unknown keys refused) so that a typo in a
+scenario file is an error rather than a silently ignored default. Reading files,
+``extends`` and ``--set`` overrides live in :mod:`splitsim.model.scenario_files`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+Money = Annotated[float, Field(ge=0.0)]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Multipliers12 = Annotated[list[NonNegative], Field(min_length=12, max_length=12)]
+# Plausibility caps: beyond them a replicate would not fit in memory or never finish.
+MAX_CUSTOMERS_PER_MONTH = 1.0e6
+MAX_RATE_PER_MONTH = 1000.0
+
+
+class Strict(BaseModel):
+    """Base of every scenario section: no coercion, no unknown keys, no NaN."""
+
+    model_config = ConfigDict(
+        strict=True, extra="forbid", allow_inf_nan=False, validate_default=True, frozen=True
+    )
+
+
+class Budget(Strict):
+    monthly: Money = Field(description="Total marketing budget B (currency per month).")
+
+
+class Strategy(Strict):
+    kind: Literal["constant"] = Field(
+        "constant", description="How the split is chosen each month; 'constant' keeps one share."
+    )
+    retention_share: Share = Field(
+        0.6,
+        description="Default retention share s of the budget (share, 0..1), used by "
+        "`run` and `facts`; sweeps replace it by the split grid.",
+    )
+
+
+class Acquisition(Strict):
+    ceiling: Annotated[float, Field(gt=0.0, le=MAX_CUSTOMERS_PER_MONTH)] = Field(
+        description="N_max: ceiling of paid new customers a month (customers per month)."
+    )
+    cac0: Positive = Field(
+        description="CAC_0: cost of the first, cheapest paid customers (currency per customer)."
+    )
+    organic_rate: Annotated[float, Field(ge=0.0, le=MAX_CUSTOMERS_PER_MONTH)] = Field(
+        0.0, description="Organic new customers (customers per month)."
+    )
+    market_size: Positive | None = Field(
+        None,
+        description="Finite market size (customers); omit for an unlimited market.",
+    )
+    referral_rate: NonNegative = Field(
+        0.0, description="rho: referrals per active customer (per month) before loyalty."
+    )
+    loyalty_boost: NonNegative = Field(
+        0.5, description="Extra referral rate at K orders (share; 0.5 = +50 %)."
+    )
+    loyalty_orders: int = Field(
+        10, ge=1, description="K: orders at which the loyalty boost is complete (orders)."
+    )
+
+
+class GammaRate(Strict):
+    """A rate per month across customers: fixed, or Gamma(shape, rate).
+
+    Subclasses add one key in the units a marketer knows (:class:`PurchaseRate`,
+    :class:`ChurnHazard`). Exactly one of :meth:`mean_keys` defines the mean; the model
+    keeps the form the file used, and :meth:`form` converts it to per-month numbers.
+    """
+
+    # The marketer's key (None on the base), and the rate's name in messages.
+    ALTERNATIVE: ClassVar[str | None] = None
+    QUANTITY: ClassVar[str] = "rate"
+
+    shape: Positive | None = Field(None, description="Gamma shape (r or s; dimensionless).")
+    rate: Positive | None = Field(
+        None, description="Gamma rate (alpha or beta; months). Mean = shape / rate per month."
+    )
+    fixed: NonNegative | None = Field(
+        None, description="A fixed rate for every customer (per month), instead of a gamma."
+    )
+
+    @classmethod
+    def mean_keys(cls) -> tuple[str, ...]:
+        """The keys that define the mean; exactly one of them is given."""
+        return ("fixed", "rate") + ((cls.ALTERNATIVE,) if cls.ALTERNATIVE else ())
+
+    @classmethod
+    def allowed_forms(cls) -> str:
+        """The forms of the table in words, for error messages."""
+        forms = ["'fixed' (the same for every customer)", "'shape' and 'rate' (a Gamma)"]
+        if cls.ALTERNATIVE:
+            forms.append(f"'{cls.ALTERNATIVE}' (with 'shape' for a Gamma, without for fixed)")
+        return ", ".join(forms[:-1]) + " or " + forms[-1]
+
+    def alternative_mean(self) -> float | None:
+        """Mean per month from the marketer's key; None when that key is not given."""
+        return None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> GammaRate:
+        given = [k for k in self.mean_keys() if getattr(self, k) is not None]
+        if len(given) > 1:
+            both = " and ".join(f"'{k}'" for k in given)
+            raise ValueError(
+                f"{both} both set the mean {self.QUANTITY}; give exactly one form: "
+                f"{self.allowed_forms()}"
+            )
+        if not given:
+            lone = "'shape' alone has no mean; " if self.shape is not None else ""
+            raise ValueError(
+                f"{lone}give one form of the mean {self.QUANTITY}: {self.allowed_forms()}"
+            )
+        (key,) = given
+        if key == "fixed" and self.shape is not None:
+            raise ValueError(
+                "'fixed' takes no 'shape' (it is the same for every customer); give either "
+                "'fixed' or 'shape' and 'rate'"
+                + (f", or '{self.ALTERNATIVE}' with 'shape'" if self.ALTERNATIVE else "")
+            )
+        if key == "rate" and self.shape is None:
+            raise ValueError(
+                "'rate' needs 'shape' (Gamma(shape, rate), mean = shape / rate per month)"
+            )
+        alternative = self.alternative_mean()
+        if key == self.ALTERNATIVE and self.shape is not None:
+            value = getattr(self, key)
+            if not alternative > 0.0 or not math.isfinite(self.shape / alternative):
+                raise ValueError(
+                    f"{key} = {value!r} with 'shape' is a Gamma of mean {alternative:g} a "
+                    f"month, which needs a mean > 0; give {key} > 0, or leave out 'shape' "
+                    f"for a fixed {self.QUANTITY} of {alternative:g} a month"
+                )
+        if self.mean > MAX_RATE_PER_MONTH:
+            raise ValueError(
+                f"mean {self.QUANTITY} {self.mean:g} a month ({self._mean_words()}) is "
+                f"implausible; at most {MAX_RATE_PER_MONTH:g} a month is allowed"
+            )
+        return self
+
+    def _mean_words(self) -> str:
+        if self.fixed is not None:
+            return "fixed"
+        if self.rate is not None:
+            return "shape / rate"
+        return f"from {self.ALTERNATIVE}"
+
+    @property
+    def mean(self) -> float:
+        """Mean rate across customers (per month)."""
+        fixed, shape, rate = self.form()
+        return fixed if fixed is not None else shape / rate
+
+    def form(self) -> tuple[float | None, float | None, float | None]:
+        """(fixed, shape, rate) per month, converted from whichever form the file used.
+
+        ``fixed`` is None for a Gamma; ``shape`` and ``rate`` are None for a fixed rate.
+        The Gamma rate of the marketer's form is shape / mean (per month).
+        """
+        alternative = self.alternative_mean()
+        if alternative is None:
+            return self.fixed, self.shape, self.rate
+        if self.shape is None:
+            return alternative, None, None
+        return None, self.shape, self.shape / alternative
+
+
+class PurchaseRate(GammaRate):
+    """lambda: repeat orders a month; or ``orders_per_year`` (mean repeat orders a year)."""
+
+    ALTERNATIVE: ClassVar[str | None] = "orders_per_year"
+    QUANTITY: ClassVar[str] = "purchase rate"
+
+    shape: Positive | None = Field(
+        None, description="Gamma shape r of lambda across customers (dimensionless)."
+    )
+    rate: Positive | None = Field(
+        None,
+        description="Gamma rate alpha of lambda (months). Mean = shape / rate repeat orders "
+        "a month.",
+    )
+    fixed: NonNegative | None = Field(
+        None, description="The same repeat orders a month for every customer (per month)."
+    )
+    orders_per_year: NonNegative | None = Field(
+        None,
+        description="Mean repeat orders a year per active customer, instead of 'rate': "
+        "alpha = 12 shape / orders_per_year, or fixed without 'shape' (orders per year).",
+    )
+
+    def alternative_mean(self) -> float | None:
+        """Mean repeat orders a month, orders_per_year / 12; None if not given."""
+        return None if self.orders_per_year is None else self.orders_per_year / 12.0
+
+
+class ChurnHazard(GammaRate):
+    """mu: dropout hazard a month; or ``annual_churn`` (share leaving within a year)."""
+
+    ALTERNATIVE: ClassVar[str | None] = "annual_churn"
+    QUANTITY: ClassVar[str] = "churn hazard"
+
+    shape: Positive | None = Field(
+        None, description="Gamma shape s of mu across customers (dimensionless)."
+    )
+    rate: Positive | None = Field(
+        None,
+        description="Gamma rate beta of mu (months). Mean = shape / rate per month; a higher "
+        "rate means lower churn.",
+    )
+    fixed: NonNegative | None = Field(
+        None, description="The same dropout hazard for every customer (per month)."
+    )
+    annual_churn: NonNegative | None = Field(
+        None,
+        description="Share of customers who leave within a year, instead of 'rate': mean "
+        "hazard -ln(1 - annual_churn) / 12 a month, below 1 (share).",
+    )
+
+    @field_validator("annual_churn")
+    @classmethod
+    def _below_one(cls, value: float | None) -> float | None:
+        if value is not None and value >= 1.0:
+            raise ValueError(
+                "annual_churn is the share of customers who leave within a year and must be "
+                "below 1 (1 = everyone leaves: an infinite hazard); give e.g. 0.6 for 60 %"
+            )
+        return value
+
+    def alternative_mean(self) -> float | None:
+        """Mean hazard a month, -ln(1 - annual_churn) / 12; None if not given."""
+        return None if self.annual_churn is None else -math.log1p(-self.annual_churn) / 12.0
+
+
+def conversion_text(key: str, rate: GammaRate) -> str | None:
+    """What a marketer's form of a rate means per month, or None for the Gamma forms.
+
+    E.g. ``customers.churn_hazard: annual_churn 0.6 = mean hazard 0.0764 a month =
+    Gamma(shape 0.6, rate 7.86); a new cohort loses 43 % in its first year (customers
+    differ)``: with a shape, annual_churn sets the mean hazard, and the share a cohort
+    loses to it in a year is lower because the fast leavers go first.
+
+    Parameters
+    ----------
+    key : dotted key of the rate's table, for the text.
+    rate : the validated rate.
+    """
+    name = rate.ALTERNATIVE
+    if name is None or getattr(rate, name) is None:
+        return None
+    what = "mean hazard" if isinstance(rate, ChurnHazard) else "mean repeat orders"
+    fixed, shape, gamma_rate = rate.form()
+    text = f"{key}: {name} {getattr(rate, name):.3g} = {what} {rate.mean:.3g} a month"
+    if fixed is not None:
+        return f"{text}, the same for every customer"
+    text = f"{text} = Gamma(shape {shape:.3g}, rate {gamma_rate:.3g})"
+    if isinstance(rate, ChurnHazard):
+        # a Gamma mixture of exponentials survives a year with (beta / (beta + 12))^s
+        lost = -math.expm1(shape * math.log(gamma_rate / (gamma_rate + 12.0)))
+        text += f"; a new cohort loses {100 * lost:.0f} % in its first year (customers differ)"
+    return text
+
+
+class OrderValue(Strict):
+    model: Literal["lognormal", "gamma_gamma"] = Field(
+        "lognormal",
+        description="'lognormal' (mean, cv) or 'gamma_gamma' (p, q, v, as `calibrate` writes).",
+    )
+    mean: Positive | None = Field(
+        None, description="Mean first-order value (currency per order), lognormal model."
+    )
+    cv: Annotated[float, Field(gt=0.0, le=100.0)] | None = Field(
+        None,
+        description="Coefficient of variation of order values (ratio, at most 100), lognormal model.",
+    )
+    p: Positive | None = Field(None, description="Gamma-Gamma shape of order values (p).")
+    q: Positive | None = Field(None, description="Gamma-Gamma shape of customers' scale (q).")
+    v: Positive | None = Field(
+        None, description="Gamma-Gamma scale of customers' scale (v, currency per order)."
+    )
+    repeat_premium: NonNegative = Field(
+        0.0, description="Repeat orders' mean value is scaled by 1 + this (share)."
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> OrderValue:
+        lognormal = {"mean": self.mean, "cv": self.cv}
+        gamma_gamma = {"p": self.p, "q": self.q, "v": self.v}
+        wanted, other = (
+            (lognormal, gamma_gamma) if self.model == "lognormal" else (gamma_gamma, lognormal)
+        )
+        missing = [k for k, v in wanted.items() if v is None]
+        extra = [k for k, v in other.items() if v is not None]
+        if missing:
+            raise ValueError(f"model '{self.model}' needs {', '.join(missing)}")
+        if extra:
+            raise ValueError(f"model '{self.model}' does not use {', '.join(extra)}")
+        if self.model == "gamma_gamma" and self.q <= 1.0:
+            raise ValueError("gamma_gamma needs q > 1 for customers' mean spend to be finite")
+        return self
+
+
+class Seasonality(Strict):
+    order_rate: Multipliers12 = Field(
+        [1.0] * 12, description="Repeat-order rate multiplier for January..December (ratio)."
+    )
+    first_order_value: Multipliers12 = Field(
+        [1.0] * 12, description="First-order value multiplier for January..December (ratio)."
+    )
+    repeat_order_value: Multipliers12 = Field(
+        [1.0] * 12, description="Repeat-order value multiplier for January..December (ratio)."
+    )
+
+    @property
+    def is_flat(self) -> bool:
+        """True when every multiplier is 1."""
+        return all(
+            x == 1.0 for x in self.order_rate + self.first_order_value + self.repeat_order_value
+        )
+
+
+class Service(Strict):
+    failure_probability: Probability = Field(
+        0.0, description="p_fail: chance that an order (first included) fails (probability)."
+    )
+    leave_probability: Probability = Field(
+        0.0, description="p_leave: chance a customer leaves right after a failed order."
+    )
+
+
+class Customers(Strict):
+    purchase_rate: PurchaseRate = Field(
+        description="lambda: repeat orders per month while active (per month)."
+    )
+    churn_hazard: ChurnHazard = Field(description="mu: dropout hazard (per month).")
+    order_value: OrderValue
+    seasonality: Seasonality = Seasonality()
+    service: Service = Service()
+
+
+class Retention(Strict):
+    target_recency: Positive = Field(
+        12.0,
+        description="Customers whose last order is within this many months are targeted (months).",
+    )
+    max_spend_per_customer: Money = Field(
+        description="c_max: cap on retention spend per targeted customer (currency per month)."
+    )
+    uplift_max: NonNegative = Field(
+        0.0, description="U_max: largest relative rise of the purchase rate (share)."
+    )
+    uplift_scale: Positive = Field(
+        1.0, description="c_U: spend at which reminders reach 63 % of U_max (currency per month)."
+    )
+    care_max: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        0.0, description="V_max: largest relative cut of the churn hazard (share, < 1)."
+    )
+    care_scale: Positive = Field(
+        1.0, description="c_V: spend at which care reaches 63 % of V_max (currency per month)."
+    )
+    fatigue_threshold: Positive = Field(
+        1.0e9,
+        description="c_F: spend per customer above which fatigue starts (currency per month).",
+    )
+    fatigue_slope: NonNegative = Field(
+        0.0, description="k_F: hazard rise per c_F of spend above c_F (ratio)."
+    )
+    unspent: Literal["to_acquisition", "returned"] = Field(
+        "to_acquisition",
+        description="What the per-customer cap (or an empty targeted base) leaves of the "
+        "month's retention budget: 'to_acquisition' adds it to that month's acquisition "
+        "budget, 'returned' leaves it unspent and uncharged.",
+    )
+
+
+class Economics(Strict):
+    gross_margin: Share = Field(description="g: contribution per unit of revenue (share).")
+    discount_rate: Positive = Field(description="d: annual discount rate (per year, 0 < d <= 1).")
+    terminal_value: Literal["no_marketing", "optimal_care", "none"] = Field(
+        "no_marketing",
+        description="How customers alive at the horizon are valued, the same for every split: "
+        "'no_marketing' (nobody is contacted after the horizon), 'optimal_care' (each kept "
+        "at its own best spend while targeted) or 'none' (horizon profit only).",
+    )
+
+    @field_validator("discount_rate")
+    @classmethod
+    def _a_share_a_year(cls, value: float) -> float:
+        if value > 1.0:
+            raise ValueError(
+                "the annual discount rate is a share a year and at most 1 (0.1 means 10 % a "
+                f"year); did you mean {value / 100:g} ({value:g} %)?"
+            )
+        return value
+
+
+class InitialBase(Strict):
+    kind: Literal["none", "fresh", "warmup"] = Field(
+        "none",
+        description="'none' (a new business), 'fresh' (count customers drawn from the priors) "
+        "or 'warmup' (months of history under a stated budget and split).",
+    )
+    count: int | None = Field(
+        None, ge=0, le=10_000_000, description="Customers in a fresh base (customers)."
+    )
+    months: int | None = Field(None, ge=1, le=600, description="Warm-up length W (months).")
+    budget: Money | None = Field(None, description="Warm-up budget (currency per month).")
+    retention_share: Share | None = Field(None, description="Warm-up retention share (share).")
+
+    @model_validator(mode="after")
+    def _complete(self) -> InitialBase:
+        needs = {
+            "none": (),
+            "fresh": ("count",),
+            "warmup": ("months", "budget", "retention_share"),
+        }[self.kind]
+        allowed = set(needs)
+        given = {
+            k
+            for k in ("count", "months", "budget", "retention_share")
+            if getattr(self, k) is not None
+        }
+        missing = [k for k in needs if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"kind '{self.kind}' needs {', '.join(missing)}")
+        if given - allowed:
+            raise ValueError(
+                f"kind '{self.kind}' does not use {', '.join(sorted(given - allowed))}"
+            )
+        return self
+
+
+class SplitRange(Strict):
+    start: Share = 0.0
+    stop: Share = 1.0
+    step: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SplitRange:
+        if self.stop < self.start:
+            raise ValueError(f"stop {self.stop} is below start {self.start}")
+        return self
+
+    def values(self) -> list[float]:
+        """The grid, both ends included, rounded to 10 decimals."""
+        n = int(math.floor((self.stop - self.start) / self.step + 1e-9))
+        return [round(self.start + i * self.step, 10) for i in range(n + 1)]
+
+
+Engine = Literal["simpy", "fast"]
+
+
+class RunSettings(Strict):
+    replicates: int = Field(1000, ge=1, description="Monte Carlo replicates per cell.")
+    seed: int = Field(
+        20261126, ge=0, le=2**63 - 1, description="Root seed of every random stream (64-bit)."
+    )
+    splits: list[Share] | SplitRange = Field(
+        SplitRange(), description="Retention shares to sweep: a list, or {start, stop, step}."
+    )
+    engine: Engine | None = Field(
+        None, description="'simpy' (reference) or 'fast'; the CLI option wins over this."
+    )
+
+    @field_validator("splits")
+    @classmethod
+    def _non_empty(cls, v):
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("the split grid is empty; give at least one share in [0, 1]")
+            if len(set(v)) != len(v):
+                raise ValueError("the split grid has repeated values")
+        return v
+
+    def split_grid(self) -> list[float]:
+        """The retention shares of the sweep, in the order given."""
+        return list(self.splits) if isinstance(self.splits, list) else self.splits.values()
+
+
+class Scenario(Strict):
+    """One what-if scenario: a business, its market and its marketing budget."""
+
+    name: str = Field(min_length=1, description="Scenario name (used for run folders).")
+    description: str = Field("", description="One line on what the scenario represents.")
+    horizon_months: int = Field(36, ge=1, le=600, description="Simulated horizon H (months).")
+    start_month: int = Field(1, ge=1, le=12, description="Calendar month of month 0 (1..12).")
+    budget: Budget
+    strategy: Strategy = Strategy()
+    acquisition: Acquisition
+    customers: Customers
+    retention: Retention
+    economics: Economics
+    initial_base: InitialBase = InitialBase()
+    run: RunSettings = RunSettings()
+    sweep: dict[str, list[float | int | str | bool]] = Field(
+        {}, description="Extra swept parameters: dotted key -> list of values."
+    )
+
+    @field_validator("sweep")
+    @classmethod
+    def _sweep_lists(cls, v):
+        for key, values in v.items():
+            if not values:
+                raise ValueError(f"sweep '{key}' has an empty list of values")
+            if len(values) != len(set(map(repr, values))):
+                raise ValueError(f"sweep '{key}' has repeated values")
+        return v
+
+
+def rate_conversions(scenario: Scenario) -> list[str]:
+    """One line per rate given in a marketer's form, saying what it is per month.
+
+    See :func:`conversion_text`; rates given as ``fixed`` or ``shape`` and ``rate`` have
+    no line.
+    """
+    rates = {
+        "customers.purchase_rate": scenario.customers.purchase_rate,
+        "customers.churn_hazard": scenario.customers.churn_hazard,
+    }
+    lines = (conversion_text(key, rate) for key, rate in rates.items())
+    return [line for line in lines if line is not None]

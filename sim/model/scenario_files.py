@@ -1,0 +1,407 @@
+"""Read scenario files: TOML, ``extends`` chains, ``--set`` overrides, clear errors.
+
+Every error is a :class:`ScenarioError` whose lines name the file the offending key
+came from, the dotted key, the value given and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import math
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from pydantic import BaseModel, ValidationError
+from splitsim.model.scenario import GammaRate, Scenario
+
+SET_SOURCE = "--set"
+NOT_SWEEPABLE = ("name", "description", "run", "sweep", "strategy.retention_share")
+# Swept values must not change the shape of the arrays every cell of a sweep shares.
+SHAPE_KEYS = ("horizon_months",)
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be read or is not valid; ``str()`` is the user message."""
+
+    def __init__(self, problems: Iterable[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
+    """Read, merge and validate a scenario file with optional ``key=value`` overrides.
+
+    Parameters
+    ----------
+    path : path of the TOML scenario file.
+    overrides : ``dotted.key=value`` strings, each value parsed as TOML.
+    """
+    raw, origin = read_merged(Path(path))
+    for text in overrides:
+        key, value = parse_override(text)
+        if isinstance(value, Mapping) or key.split(".")[0] == "sweep":
+            set_dotted(raw, key, value)  # a table given whole replaces the table
+        else:
+            # the same rule as `extends`: a kind or model that switches the table's form
+            # replaces the table, since the other form's keys would not apply
+            nested: Any = value
+            for part in reversed(key.split(".")):
+                nested = {part: nested}
+            deep_merge(raw, nested)
+        # keys gone (a replaced table) or now given by this override no longer name a file
+        present = set(dotted_keys(raw))
+        origin = {
+            k: src for k, src in origin.items() if k in present and not k.startswith(f"{key}.")
+        }
+        origin[key] = SET_SOURCE
+    return validate(raw, origin, default_source=str(path))
+
+
+def read_merged(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, dict[str, str]]:
+    """Return the merged raw table of ``path`` and its parents, and each key's file."""
+    path = Path(path)
+    resolved = path.resolve()
+    if resolved in _chain:
+        cycle = " -> ".join(str(p) for p in (*_chain, resolved))
+        raise ScenarioError([f"{path}: extends: cyclic chain {cycle}"])
+    if not path.is_file():
+        where = f"{_chain[-1]}: extends: " if _chain else ""
+        raise ScenarioError([f"{where}{path}: no such scenario file"])
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError([f"{path}: malformed TOML: {err}"]) from None
+    except UnicodeDecodeError as err:
+        raise ScenarioError([f"{path}: not UTF-8 text: {err}"]) from None
+
+    parents = table.pop("extends", [])
+    if isinstance(parents, str):
+        parents = [parents]
+    if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
+        raise ScenarioError(
+            [f"{path}: extends: expected a path or a list of paths, got {parents!r}"]
+        )
+    merged: dict = {}
+    origin: dict[str, str] = {}
+    for parent in parents:
+        parent_raw, parent_origin = read_merged(path.parent / parent, (*_chain, resolved))
+        deep_merge(merged, parent_raw)
+        origin.update(parent_origin)
+    deep_merge(merged, table)
+    origin.update({key: str(path) for key in dotted_keys(table)})
+    return merged, origin
+
+
+SWITCH_KEYS = ("kind", "model")
+
+
+def deep_merge(base: dict, update: Mapping, _prefix: str = "") -> dict:
+    """Merge ``update`` into ``base`` in place, tables recursively, other values replaced.
+
+    A table that switches its ``kind`` or ``model`` (e.g. ``initial_base.kind = "none"``
+    over a parent's warm-up) replaces the parent's table instead of merging with it,
+    because the other form's keys would not apply. A parent that leaves ``kind`` or
+    ``model`` out has the schema's default form. A rate table's mean-defining key
+    replaces the others (:func:`replaced_rate_keys`).
+    """
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict) and key != "sweep":
+            if _switches_form(base[key], value, f"{_prefix}{key}"):
+                base[key] = copy.deepcopy(dict(value))
+            else:
+                for replaced in replaced_rate_keys(f"{_prefix}{key}", value):
+                    base[key].pop(replaced, None)
+                deep_merge(base[key], value, f"{_prefix}{key}.")
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def replaced_rate_keys(table: str, new_keys: Iterable[str]) -> list[str]:
+    """Keys of the rate table ``table`` that setting ``new_keys`` in it drops.
+
+    A rate (:class:`splitsim.model.scenario.GammaRate`) has one mean-defining key (``fixed``,
+    ``rate`` or the marketer's form, e.g. ``annual_churn``): setting one drops the
+    others, and setting ``fixed`` also drops ``shape`` (a fixed rate has no spread) unless
+    ``shape`` is set with it. So ``customers.churn_hazard.annual_churn = 0.6`` over
+    ``{shape = 0.6, rate = 2.7}`` gives ``{shape = 0.6, annual_churn = 0.6}``. Any other
+    table, or keys that set no mean, drop nothing.
+
+    Parameters
+    ----------
+    table : dotted key of the table, e.g. ``"customers.churn_hazard"``.
+    new_keys : the keys of that table being set.
+    """
+    model = _model_at(table.split(".")) if table else None
+    if model is None or not issubclass(model, GammaRate):
+        return []
+    new = set(new_keys)
+    mean_keys = model.mean_keys()
+    if not new & set(mean_keys):
+        return []
+    dropped = [k for k in mean_keys if k not in new]
+    if "fixed" in new and "shape" not in new:
+        dropped.append("shape")
+    return dropped
+
+
+def _switches_form(old: Mapping, new: Mapping, key: str) -> bool:
+    for switch in SWITCH_KEYS:
+        if switch not in new:
+            continue
+        if switch in old:
+            before = old[switch]
+        else:
+            field = _field_for(f"{key}.{switch}")
+            if field is None:
+                continue
+            before = field.default
+        if new[switch] != before:
+            return True
+    return False
+
+
+def dotted_keys(table: Mapping, prefix: str = "") -> list[str]:
+    """All leaf keys of a nested table, dotted (a sweep key is a leaf of its own)."""
+    keys = []
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and key != "sweep":
+            keys.extend(dotted_keys(value, f"{dotted}."))
+        keys.append(dotted)
+    return keys
+
+
+def parse_override(
+    text: str,
+    source: str = SET_SOURCE,
+    form: str = "dotted.key=value",
+    hint: str = 'a TOML value (quote strings: name="x"; numbers and [lists] as in TOML)',
+) -> tuple[str, Any]:
+    """Split ``dotted.key=value`` and parse the value as TOML.
+
+    ``source``, ``form`` and ``hint`` word the errors for the option that gave the text.
+    """
+    key, sep, value_text = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ScenarioError([f"{source} {text!r}: expected {form}"])
+    try:
+        value = tomllib.loads(f"v = {value_text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        raise ScenarioError(
+            [f"{source} {key}: value {value_text.strip()!r} is not {hint}"]
+        ) from None
+    return key, value
+
+
+def set_dotted(table: dict, key: str, value: Any) -> None:
+    """Set ``a.b.c`` in a nested dict, creating tables on the way."""
+    parts = key.split(".")
+    node = table
+    for part in parts[:-1]:
+        if part == "sweep" and node is table:
+            node = node.setdefault("sweep", {})
+            node[".".join(parts[1:])] = value
+            return
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def get_dotted(table: Mapping, key: str) -> Any:
+    """Read ``a.b.c`` from a nested mapping; KeyError if absent."""
+    node: Any = table
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def validate(raw: dict, origin: Mapping[str, str], default_source: str) -> Scenario:
+    """Validate a merged raw table, then every swept value, into a :class:`Scenario`."""
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as err:
+        raise ScenarioError(format_errors(err, raw, origin, default_source)) from None
+    problems = []
+    for key, values in scenario.sweep.items():
+        source = origin.get(f"sweep.{key}", origin.get("sweep", default_source))
+        if key in NOT_SWEEPABLE or any(key.startswith(p + ".") for p in NOT_SWEEPABLE):
+            problems.append(
+                f"{source}: sweep.{key}: cannot be swept (the split has its own grid; "
+                "name, description, run and sweep settings are not model parameters)"
+            )
+            continue
+        if key in SHAPE_KEYS:
+            problems.append(
+                f"{source}: sweep.{key}: cannot be swept, it changes the month dimension "
+                "that every cell shares; run one sweep per value instead"
+            )
+            continue
+        if _field_for(key) is None:
+            problems.append(f"{source}: sweep.{key}: {unknown_key_message(key)}")
+            continue
+        for value in values:
+            try:
+                with_value(scenario, {key: value})
+            except ScenarioError as err:
+                detail = "; ".join(p.split(": ", 2)[-1] for p in err.problems)
+                problems.append(f"{source}: sweep.{key}: value {value!r}: {detail}")
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
+def with_value(scenario: Scenario, values: Mapping[str, Any]) -> Scenario:
+    """Return ``scenario`` with dotted keys set to new values, validated again.
+
+    A rate's mean-defining key replaces the table's others (:func:`replaced_rate_keys`),
+    so a swept ``customers.churn_hazard.annual_churn`` works over a ``shape`` and
+    ``rate`` table; ``kind`` and ``model`` do not switch their table here.
+    """
+    raw = scenario_table(scenario)
+    raw.pop("sweep", None)
+    tables: dict[str, set[str]] = {}
+    for key in values:
+        table, _, leaf = key.rpartition(".")
+        tables.setdefault(table, set()).add(leaf)
+    for table, leaves in tables.items():
+        replaced = replaced_rate_keys(table, leaves)
+        if replaced:
+            node = get_dotted(raw, table)
+            for leaf in replaced:
+                node.pop(leaf, None)
+    for key, value in values.items():
+        set_dotted(raw, key, value)
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as err:
+        raise ScenarioError(format_errors(err, raw, {}, "sweep")) from None
+
+
+def format_errors(
+    err: ValidationError, raw: Mapping, origin: Mapping[str, str], default_source: str
+) -> list[str]:
+    """Turn pydantic errors into lines naming file, dotted key, value and what is allowed."""
+    lines = []
+    for e in err.errors(include_url=False):
+        loc = [str(p) for p in e["loc"] if not _is_union_tag(p)]
+        key = ".".join(loc) if loc else "(top level)"
+        source = _source_of(key, origin, default_source)
+        kind = e["type"]
+        if kind == "extra_forbidden":
+            lines.append(f"{source}: {key}: {unknown_key_message(key)}")
+            continue
+        if kind == "missing":
+            lines.append(f"{source}: {key}: required key is missing")
+            continue
+        given = e.get("input")
+        message = e["msg"].removeprefix("Value error, ")
+        if kind in ("float_type", "int_type", "bool_type", "string_type", "list_type") or (
+            kind.endswith("_type") and not isinstance(given, Mapping)
+        ):
+            message = f"{message} (got {type(given).__name__})"
+        if isinstance(given, float) and not math.isfinite(given):
+            message = "NaN and infinity are not allowed; give a finite number"
+        shown = "" if isinstance(given, Mapping) else f" = {given!r}"
+        lines.append(f"{source}: {key}{shown}: {message}")
+    return _dedupe(lines)
+
+
+def unknown_key_message(key: str) -> str:
+    """Explain an unknown dotted key, with a did-you-mean among the allowed names."""
+    *parents, leaf = key.split(".")
+    model = _model_at(parents)
+    allowed = sorted(model.model_fields) if model is not None else []
+    close = difflib.get_close_matches(leaf, allowed, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown key '{leaf}'{hint} (allowed here: {', '.join(allowed)})"
+
+
+def scenario_table(scenario: Scenario) -> dict:
+    """The scenario as a plain nested dict without unset optional values."""
+    return scenario.model_dump(mode="python", exclude_none=True)
+
+
+def scenario_toml(scenario: Scenario) -> str:
+    """The resolved scenario as TOML text (round-trips through :func:`tomllib.loads`)."""
+    return tomli_w.dumps(scenario_table(scenario))
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 of the resolved scenario's TOML text (hex)."""
+    return hashlib.sha256(scenario_toml(scenario).encode()).hexdigest()
+
+
+def scenario_from_toml(text: str, source: str = "<text>") -> Scenario:
+    """Validate a resolved scenario stored as TOML text (e.g. in a dataset's attrs)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError([f"{source}: malformed TOML: {err}"]) from None
+    return validate(raw, {}, source)
+
+
+def _field_for(key: str):
+    parts = key.split(".")
+    model = _model_at(parts[:-1])
+    if model is None or parts[-1] not in model.model_fields:
+        return None
+    return model.model_fields[parts[-1]]
+
+
+def _model_at(parts: list[str]) -> type[BaseModel] | None:
+    model: type[BaseModel] = Scenario
+    for part in parts:
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        sub = _model_type(field.annotation)
+        if sub is None:
+            return None
+        model = sub
+    return model
+
+
+def _model_type(annotation) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_type(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _is_union_tag(part) -> bool:
+    text = str(part)
+    return text in ("SplitRange", "float", "int", "str", "bool", "list[float]") or text.startswith(
+        ("list[", "constrained-", "function-")
+    )
+
+
+def _source_of(key: str, origin: Mapping[str, str], default: str) -> str:
+    """The file (or --set) a failing key came from; for a table, a --set inside it wins."""
+    if any(k.startswith(f"{key}.") and src == SET_SOURCE for k, src in origin.items()):
+        return SET_SOURCE
+    parts = key.split(".")
+    for n in range(len(parts), 0, -1):
+        found = origin.get(".".join(parts[:n]))
+        if found:
+            return found
+    return default
+
+
+def _dedupe(lines: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for line in lines:
+        seen.setdefault(line, None)
+    return list(seen)

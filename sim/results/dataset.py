@@ -1,0 +1,204 @@
+"""The sweep's results as an xarray Dataset: dims, coordinates, units and provenance.
+
+Layout (every data variable has ``units`` and ``long_name``):
+
+- dims, in this order: the swept parameters (named by dotted key, e.g.
+  ``"customers.churn_hazard.rate"``), ``split``, ``replicate``, then ``month`` for
+  monthly variables; ``cohort_alive`` has (..., ``cohort``, ``month``);
+  per-replicate variables (``decision_metric``, ``npv``, ...) end at ``replicate``;
+- attrs: the resolved scenario as TOML text and its hash, root seed, engine, versions
+  and the command line (:data:`PROVENANCE_ATTRS`).
+
+No I/O here; :mod:`splitsim.results.store` writes and reads the file. For a sweep streamed to
+Zarr, :func:`template_dataset` is the lazy layout written first and :func:`chunk_region`
+each finished chunk with the region it fills.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import simpy
+import xarray as xr
+
+from splitsim import __version__
+from splitsim.sweep.chunks import ChunkTask
+from splitsim.model.outcome import VARIABLES
+from splitsim.model.parameter_labels import first_clause, parameter_meaning, schema_field, units_in
+from splitsim.model.scenario import Scenario
+from splitsim.sweep.plan import SweepPlan
+
+SPLIT, REPLICATE, MONTH, COHORT = "split", "replicate", "month", "cohort"
+CORE_DIMS = (SPLIT, REPLICATE, MONTH, COHORT)
+TRAILING_DIMS = {"month": (MONTH,), "cohort_month": (COHORT, MONTH), "replicate": ()}
+PROVENANCE_ATTRS = (
+    "scenario_toml",
+    "scenario_hash",
+    "root_seed",
+    "engine",
+    "splitsim_version",
+    "numpy_version",
+    "xarray_version",
+    "simpy_version",
+    "python_version",
+    "command_line",
+)
+
+
+def build_dataset(
+    plan: SweepPlan, arrays: Mapping[str, np.ndarray], command_line: str = ""
+) -> xr.Dataset:
+    """Wrap the assembled arrays of a sweep in a Dataset with coordinates and attrs.
+
+    Parameters
+    ----------
+    plan : the sweep that produced the arrays.
+    arrays : name -> array for every name in :data:`splitsim.model.outcome.VARIABLES`, dims
+        (swept..., split, replicate) then the variable's own trailing dims.
+    command_line : how the sweep was started, for the record.
+    """
+    lead = (*plan.swept, SPLIT, REPLICATE)
+    data_vars = {
+        name: xr.Variable(
+            lead + TRAILING_DIMS[var.kind],
+            arrays[name],
+            attrs={"long_name": var.long_name, "units": var.units},
+        )
+        for name, var in VARIABLES.items()
+    }
+    horizon = plan.scenario.horizon_months
+    coords = {
+        key: xr.Variable(key, _coordinate_values(values), attrs=parameter_attrs(key, plan.scenario))
+        for key, values in plan.swept.items()
+    }
+    coords[SPLIT] = xr.Variable(
+        SPLIT,
+        np.asarray(plan.splits, dtype=np.float64),
+        attrs={"long_name": "Share of budget to retention", "units": "1"},
+    )
+    coords[REPLICATE] = xr.Variable(
+        REPLICATE,
+        np.arange(plan.replicates, dtype=np.int64),
+        attrs={
+            "long_name": "Monte Carlo replicate (same random streams at every split and cell)",
+            "units": "1",
+        },
+    )
+    coords[MONTH] = xr.Variable(
+        MONTH,
+        np.arange(horizon, dtype=np.int64),
+        attrs={
+            "long_name": "Months since start of the horizon (0 = first month)",
+            "units": "month",
+        },
+    )
+    coords[COHORT] = xr.Variable(
+        COHORT,
+        np.arange(-1, horizon, dtype=np.int64),
+        attrs={"long_name": "Arrival month of the cohort (-1 = initial base)", "units": "month"},
+    )
+    return xr.Dataset(data_vars, coords, attrs=provenance_attrs(plan, command_line))
+
+
+def variable_shapes(plan: SweepPlan) -> dict[str, tuple[int, ...]]:
+    """Shape of every variable of the full layout: (swept..., split, replicate, trailing...)."""
+    horizon = plan.scenario.horizon_months
+    lead = (*plan.cell_shape, len(plan.splits), plan.replicates)
+    trailing = {"month": (horizon,), "cohort_month": (horizon + 1, horizon), "replicate": ()}
+    return {name: lead + trailing[var.kind] for name, var in VARIABLES.items()}
+
+
+def template_dataset(plan: SweepPlan, block_size: int, command_line: str = "") -> xr.Dataset:
+    """The sweep's Dataset with lazy zeros (dask) cut like its chunks: one cell x a block.
+
+    Written with ``compute=False`` it lays out a store (metadata and coordinates) without
+    holding any data in memory; needs dask.
+    """
+    import dask.array
+
+    n_swept = len(plan.swept)
+    arrays = {}
+    for name, shape in variable_shapes(plan).items():
+        chunks = (1,) * n_swept + (shape[n_swept], block_size) + shape[n_swept + 2 :]
+        arrays[name] = dask.array.zeros(shape, dtype=VARIABLES[name].dtype, chunks=chunks)
+    return build_dataset(plan, arrays, command_line)
+
+
+def chunk_region(
+    plan: SweepPlan, task: ChunkTask, chunk: Mapping[str, np.ndarray]
+) -> tuple[xr.Dataset, dict[str, slice]]:
+    """A finished chunk as data variables of the full layout, and the region they fill.
+
+    Parameters
+    ----------
+    chunk : name -> array with dims (split, replicate of the chunk, trailing...).
+    """
+    lead = (*plan.swept, SPLIT, REPLICATE)
+    cell_axes = (np.newaxis,) * len(plan.swept)
+    data_vars = {
+        name: (lead + TRAILING_DIMS[var.kind], np.asarray(chunk[name])[cell_axes])
+        for name, var in VARIABLES.items()
+    }
+    horizon = plan.scenario.horizon_months
+    region = {
+        dim: slice(index, index + 1) for dim, index in zip(plan.swept, task.cell, strict=True)
+    }
+    region |= {
+        SPLIT: slice(0, len(plan.splits)),
+        REPLICATE: slice(task.start, task.stop),
+        MONTH: slice(0, horizon),
+        COHORT: slice(0, horizon + 1),
+    }
+    return xr.Dataset(data_vars), region
+
+
+def provenance_attrs(plan: SweepPlan, command_line: str = "") -> dict[str, Any]:
+    """Where the results came from: scenario text and hash, seed, engine, versions."""
+    return {
+        "title": f"splitsim sweep of scenario '{plan.scenario.name}'",
+        "scenario_toml": plan.scenario_toml,
+        "scenario_hash": plan.scenario_hash,
+        "root_seed": int(plan.root_seed),
+        "engine": plan.engine,
+        "splitsim_version": __version__,
+        "numpy_version": np.__version__,
+        "xarray_version": xr.__version__,
+        "simpy_version": simpy.__version__,
+        "python_version": platform.python_version(),
+        "command_line": command_line,
+    }
+
+
+def swept_dims(ds: xr.Dataset) -> list[str]:
+    """The swept parameters' dims of a results Dataset, in order ([] if none)."""
+    return list(ds["decision_metric"].dims[:-2])
+
+
+def parameter_attrs(key: str, scenario: Scenario) -> dict[str, str]:
+    """long_name and units of a swept parameter's coordinate (the values as swept).
+
+    long_name starts with the dotted key, then says what it means to a reader
+    (:func:`splitsim.model.parameter_labels.parameter_meaning`): "budget.monthly: monthly budget";
+    for a Gamma parameter also the schema's wording and the quantity plots show, e.g.
+    "customers.churn_hazard.rate: Gamma rate beta of mu; shown as mean churn a month =
+    shape / rate". units are the swept value's, from the schema's description.
+    """
+    meaning = parameter_meaning(key, scenario)
+    field = schema_field(key)
+    description = (field.description or "") if field is not None else ""
+    if meaning.derived:
+        long_name = (
+            f"{key}: {first_clause(description)}; shown as {meaning.name} = {meaning.formula}"
+        )
+    else:
+        long_name = f"{key}: {meaning.label}"
+    return {"long_name": long_name, "units": units_in(description)}
+
+
+def _coordinate_values(values: list) -> np.ndarray:
+    array = np.asarray(values)
+    # Mixed types make an object array NetCDF cannot store; their text can.
+    return array.astype(str) if array.dtype == object else array

@@ -1,0 +1,635 @@
+"""The decision in numbers: per split, the metric and its parts, risk, marginal economics.
+
+For each cell of the sweep (one per combination of swept values), each split gets:
+
+- the decision metric (NPV of horizon profit + discounted terminal value): mean, median
+  and 5-95 % interval, and its two parts' means;
+- P(best): the share of replicates in which the split has the highest metric
+  (replicates are paired by common random numbers, ties share the credit);
+- risk: P(loss) (total profit over the horizon below 0), the 5 % CVaR of the metric
+  (mean of its worst 5 % of replicates), the payback month of the mean cumulative profit;
+- marginal economics: the effective split (retention spend over total spend), the
+  unspent retention money, the spend per targeted customer c, the value V of a new paid
+  customer, the average and marginal cost of a paid customer, the share of the paid
+  ceiling reached, and the marginal return of a currency unit on each side.
+
+The best split maximizes the chosen objective (``mean`` decision metric by default;
+``cvar5``; or ``profit``: the NPV of horizon profit alone). The near-optimal range holds
+the splits whose mean is not significantly below the best's (one-sided paired t-test at
+:data:`NEAR_OPTIMAL_LEVEL`) or within :data:`NEAR_OPTIMAL_SHARE` of it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import stats
+
+from splitsim.results.dataset import SPLIT, swept_dims
+from splitsim.model.economics import monthly_discount_factor
+from splitsim.model.scenario import Scenario
+from splitsim.model.scenario_files import ScenarioError, scenario_from_toml, with_value
+
+# FACTS F3 and F4: the rules of thumb a sweep tests, and the business stage each is for.
+RULES_OF_THUMB = {
+    "F3: established business, 60 % to retention": 0.6,
+    "F4: new business, most on acquisition (20 % to retention)": 0.2,
+}
+RULE_STAGE = {
+    "F3: established business, 60 % to retention": "established",
+    "F4: new business, most on acquisition (20 % to retention)": "new",
+}
+SPLIT_TOLERANCE = 1e-9
+OBJECTIVES = ("mean", "cvar5", "profit")
+NEAR_OPTIMAL_LEVEL = 0.05  # one-sided paired t-test against the best split
+NEAR_OPTIMAL_SHARE = 0.01  # or within 1 % of the best mean
+CVAR_LEVEL = 0.05
+# Retention is "capped" at a split once the per-customer cap binds in at least half of
+# the months with someone to target (mean over replicates): more split buys no more
+# retention there. (Months with no one to target, e.g. a new shop's first, do not count.)
+SATURATION_MONTHS = 0.5
+
+COLUMNS = {
+    "decision_mean": "mean",
+    "decision_median": "median",
+    "decision_p05": "5 %",
+    "decision_p95": "95 %",
+    "npv_mean": "NPV of profit",
+    "terminal_mean": "terminal value",
+    "p_best": "P(best)",
+    "p_loss": "P(loss)",
+    "cvar5": "CVaR 5 %",
+    "payback_month": "payback month",
+}
+ECONOMICS_COLUMNS = {
+    "effective_split": "effective split",
+    "acquisition_spend_mean": "acquisition a month",
+    "retention_unspent_mean": "unspent a month",
+    "spend_per_customer": "spend per targeted customer",
+    "new_customer_value": "value of a new customer",
+    "average_cac": "average CAC",
+    "marginal_cac": "marginal CAC",
+    "ceiling_share": "share of paid ceiling",
+    "acquisition_return": "return of 1 on acquisition",
+    "retention_return": "return of 1 on retention",
+}
+SUMMARIZED = (
+    "decision_metric",
+    "npv",
+    "customer_equity",
+    "terminal_no_marketing",
+    "terminal_optimal_care",
+    "profit",
+    "alive",
+    "acquisition_spend",
+    "retention_spend",
+    "retention_unspent",
+    "effective_split",
+    "spend_per_customer",
+    "targeted",
+    "marginal_cac",
+    "new_paid",
+    "new_customer_value",
+)
+"""The variables a summary reads."""
+
+
+@dataclass(frozen=True)
+class RuleRegret:
+    """How much a rule of thumb's split loses against the best split (currency)."""
+
+    rule: str
+    split: float
+    regret: float  # NaN when the rule's split is not on the grid
+    regret_share: float  # regret / best mean; NaN unless the best mean is positive
+
+    @property
+    def on_grid(self) -> bool:
+        """False if the sweep did not include the rule's split."""
+        return not np.isnan(self.regret)
+
+
+@dataclass(frozen=True)
+class CellSummary:
+    """Summary of one cell: ``table`` has one row per split (index ``split``)."""
+
+    cell: dict[str, Any]
+    table: pd.DataFrame
+    best_split: float
+    regrets: list[RuleRegret] = field(default_factory=list)
+    objective: str = "mean"
+    near_optimal: list[float] = field(default_factory=list)
+    best_by_terminal_value: dict[str, float] = field(default_factory=dict)
+    saturation_split: float | None = None  # lowest split whose retention is capped
+    verdicts: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """Summary of a whole sweep: one :class:`CellSummary` per cell, in C order."""
+
+    scenario_name: str
+    engine: str
+    root_seed: int
+    replicates: int
+    scenario_hash: str
+    cells: list[CellSummary]
+    objective: str = "mean"
+    terminal_value: str = "no_marketing"
+
+    def frame(self) -> pd.DataFrame:
+        """One row per cell and split (swept values as leading columns), for CSV."""
+        parts = []
+        for cell in self.cells:
+            table = cell.table.reset_index()
+            table.insert(len(table.columns), "is_best", table[SPLIT] == cell.best_split)
+            table.insert(
+                len(table.columns), "near_optimal", table[SPLIT].isin(cell.near_optimal)
+            )
+            for position, (key, value) in enumerate(cell.cell.items()):
+                table.insert(position, key, value)
+            parts.append(table)
+        return pd.concat(parts, ignore_index=True)
+
+
+def summarize(ds: xr.Dataset, objective: str = "mean") -> SweepSummary:
+    """Summarize a results Dataset (see :mod:`splitsim.results.dataset` for its layout)."""
+    check_objective(objective)
+    dims = swept_dims(ds)
+    scenario = scenario_from_toml(ds.attrs["scenario_toml"], source="dataset attrs")
+    names = [name for name in SUMMARIZED if name in ds]
+    cells = []
+    for index in itertools.product(*(range(ds.sizes[d]) for d in dims)):
+        selection = dict(zip(dims, index, strict=True))
+        # Read a lazy (Zarr) dataset one cell at a time, into numpy, so that the sums are
+        # those of an in-memory dataset bit for bit (dask would add up block by block).
+        cell_ds = ds[names].isel(selection).load()
+        values = {d: _plain(cell_ds[d].item()) for d in dims}
+        cells.append(
+            summarize_cell(cell_ds, values, scenario=_cell_scenario(scenario, values), objective=objective)
+        )
+    return SweepSummary(
+        scenario_name=scenario.name,
+        engine=str(ds.attrs["engine"]),
+        root_seed=int(ds.attrs["root_seed"]),
+        replicates=int(ds.sizes["replicate"]),
+        scenario_hash=str(ds.attrs["scenario_hash"]),
+        cells=cells,
+        objective=objective,
+        terminal_value=scenario.economics.terminal_value,
+    )
+
+
+def check_objective(objective: str) -> None:
+    """Refuse an unknown objective."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective options are {list(OBJECTIVES)}, got: {objective!r}")
+
+
+def summarize_cell(
+    ds: xr.Dataset,
+    cell: dict[str, Any] | None = None,
+    *,
+    scenario: Scenario | None = None,
+    objective: str = "mean",
+) -> CellSummary:
+    """Summary of one cell: ``ds`` has dims (split, replicate[, month]) only.
+
+    ``scenario`` is the cell's scenario (default: the one in ``ds.attrs``, if any); it
+    gives the rules' business stage and the acquisition curve for the verdicts.
+    """
+    check_objective(objective)
+    if scenario is None and "scenario_toml" in ds.attrs:
+        # a cell selected from a sweep keeps its swept values as scalar coordinates
+        swept = {
+            name: _plain(coord.values)
+            for name, coord in ds.coords.items()
+            if coord.ndim == 0 and "." in str(name)
+        }
+        scenario = _cell_scenario(
+            scenario_from_toml(ds.attrs["scenario_toml"], source="dataset attrs"), swept
+        )
+    metric = _by_split(ds, "decision_metric")
+    splits = ds[SPLIT].values.astype(float)
+    quantiles = np.quantile(metric, [0.05, 0.5, 0.95], axis=1)
+    means = metric.mean(axis=1)
+    npv = _by_split(ds, "npv") if "npv" in ds else np.zeros_like(metric)
+    profit = ds["profit"].transpose(SPLIT, "replicate", "month").values.astype(float)
+    table = pd.DataFrame(
+        {
+            "decision_mean": means,
+            "decision_median": quantiles[1],
+            "decision_p05": quantiles[0],
+            "decision_p95": quantiles[2],
+            "npv_mean": npv.mean(axis=1),
+            "terminal_mean": (metric - npv).mean(axis=1),
+            "p_best": probability_best(metric),
+            "p_loss": (profit.sum(axis=2) < 0).mean(axis=1),
+            "cvar5": cvar(metric, CVAR_LEVEL),
+            "payback_month": [payback_month(p.mean(axis=0)) for p in profit],
+            "profit_mean": profit.sum(axis=2).mean(axis=1),
+            "alive_end_mean": ds["alive"].isel(month=-1).mean("replicate").values,
+        },
+        index=pd.Index(splits, name=SPLIT),
+    )
+    if "acquisition_spend" in ds:
+        table = table.join(_economics(ds, splits, means, scenario))
+    score = {"mean": means, "cvar5": table["cvar5"].to_numpy(), "profit": npv.mean(axis=1)}
+    best = int(np.argmax(score[objective]))
+    best_split = float(splits[best])
+
+    by_terminal = {}
+    for convention, variable in (
+        ("no_marketing", "terminal_no_marketing"),
+        ("optimal_care", "terminal_optimal_care"),
+    ):
+        if variable in ds:
+            by_terminal[convention] = float(splits[np.argmax((npv + _by_split(ds, variable)).mean(axis=1))])
+    by_terminal["none"] = float(splits[np.argmax(npv.mean(axis=1))])
+
+    saturation = None
+    if "cap_binding_share" in table:
+        capped = np.flatnonzero(table["cap_binding_share"].to_numpy() >= SATURATION_MONTHS)
+        saturation = float(splits[capped[0]]) if capped.size else None
+
+    regrets = _regrets(splits, means, best, scenario)
+    summary = CellSummary(
+        cell=dict(cell or {}),
+        table=table,
+        best_split=best_split,
+        regrets=regrets,
+        objective=objective,
+        near_optimal=near_optimal_splits(metric, splits, int(np.argmax(means))),
+        best_by_terminal_value=by_terminal,
+        saturation_split=saturation,
+    )
+    return _with_verdicts(summary, scenario)
+
+
+def probability_best(metric: np.ndarray) -> np.ndarray:
+    """Share of replicates in which each split has the highest metric.
+
+    Parameters
+    ----------
+    metric : dims (split, replicate); replicates are paired across splits (CRN).
+    """
+    top = np.max(metric, axis=0)
+    winners = metric == top
+    counts = winners.sum(axis=0)
+    credit = np.divide(winners, counts, out=np.zeros(winners.shape), where=counts > 0)
+    return credit.sum(axis=1) / metric.shape[1]
+
+
+def cvar(metric: np.ndarray, level: float = CVAR_LEVEL) -> np.ndarray:
+    """Mean of the worst ``level`` share of replicates per split (at least one replicate).
+
+    Parameters
+    ----------
+    metric : dims (split, replicate), currency.
+    """
+    count = max(1, math.ceil(level * metric.shape[1]))
+    return np.sort(metric, axis=1)[:, :count].mean(axis=1)
+
+
+def payback_month(mean_profit: np.ndarray) -> float:
+    """First month (1-based) from which cumulative profit stays >= 0; NaN if never.
+
+    Parameters
+    ----------
+    mean_profit : dims (month,), currency per month.
+    """
+    cumulative = np.cumsum(mean_profit)
+    negative = np.flatnonzero(cumulative < 0)
+    if negative.size == 0:
+        return 1.0
+    last = int(negative[-1])
+    return float(last + 2) if last + 1 < len(cumulative) else math.nan
+
+
+def near_optimal_splits(metric: np.ndarray, splits: np.ndarray, best: int) -> list[float]:
+    """Splits whose mean is not significantly below the best's, or within 1 % of it.
+
+    One-sided paired t-test of metric(best) - metric(split) over the replicates (common
+    random numbers pair them) at level :data:`NEAR_OPTIMAL_LEVEL`.
+
+    Parameters
+    ----------
+    metric : dims (split, replicate), currency.
+    best : index of the split with the highest mean.
+    """
+    replicates = metric.shape[1]
+    differences = metric[best] - metric
+    means = differences.mean(axis=1)
+    tolerance = NEAR_OPTIMAL_SHARE * abs(metric[best].mean())
+    near = []
+    for i, split in enumerate(splits):
+        if i == best or means[i] <= tolerance:
+            near.append(float(split))
+            continue
+        if replicates < 2:
+            continue
+        se = differences[i].std(ddof=1) / math.sqrt(replicates)
+        if se == 0:
+            continue
+        p_value = stats.t.sf(means[i] / se, df=replicates - 1)
+        if p_value >= NEAR_OPTIMAL_LEVEL:
+            near.append(float(split))
+    return near
+
+
+def _economics(
+    ds: xr.Dataset, splits: np.ndarray, means: np.ndarray, scenario: Scenario | None
+) -> pd.DataFrame:
+    """Marginal economics per split (means over replicates and months)."""
+
+    def monthly_mean(name: str) -> np.ndarray:
+        values = ds[name].transpose(SPLIT, "replicate", "month").values.astype(float)
+        with np.errstate(invalid="ignore"):
+            finite = np.where(np.isfinite(values), values, np.nan)
+        return _nanmean(finite.reshape(len(splits), -1))
+
+    acquisition = monthly_mean("acquisition_spend")
+    unspent = monthly_mean("retention_unspent")
+    paid = ds["new_paid"].sum("month").sum("replicate").values.astype(float)
+    spent = ds["acquisition_spend"].sum("month").sum("replicate").values.astype(float)
+    value = _nanmean(_by_split(ds, "new_customer_value"))
+    marginal = monthly_mean("marginal_cac")
+    frame = pd.DataFrame(
+        {
+            "effective_split": monthly_mean("effective_split"),
+            "acquisition_spend_mean": acquisition,
+            "retention_unspent_mean": unspent,
+            "spend_per_customer": monthly_mean("spend_per_customer"),
+            "new_customer_value": value,
+            "average_cac": np.divide(spent, paid, out=np.full(len(splits), np.nan), where=paid > 0),
+            "marginal_cac": marginal,
+        },
+        index=pd.Index(splits, name=SPLIT),
+    )
+    budget = scenario.budget.monthly if scenario is not None else math.nan
+    if scenario is not None:
+        cap = scenario.retention.max_spend_per_customer
+        c = ds["spend_per_customer"].transpose(SPLIT, "replicate", "month").values
+        someone = ds["targeted"].transpose(SPLIT, "replicate", "month").values > 0
+        binding = (c >= cap * (1.0 - 1e-12)) & someone & (splits[:, None, None] > 0)
+        months = someone.reshape(len(splits), -1).sum(axis=1)
+        frame["cap_binding_share"] = np.divide(
+            binding.reshape(len(splits), -1).sum(axis=1),
+            months,
+            out=np.zeros(len(splits)),
+            where=months > 0,
+        )
+    retention_budget = splits * budget
+    frame["retention_unspent_share"] = np.divide(
+        unspent, retention_budget, out=np.zeros(len(splits)), where=retention_budget > 0
+    )
+    if scenario is not None:
+        a = scenario.acquisition
+        frame["ceiling_share"] = -np.expm1(-acquisition / (a.ceiling * a.cac0))
+        frame["acquisition_return"] = np.divide(
+            value, marginal, out=np.full(len(splits), np.nan), where=marginal > 0
+        )
+        # moving a share ds of the budget moves ds * B a month for the whole horizon:
+        # d E[metric] / ds / (B D) is the value of moving one unit (present value) from
+        # acquisition to retention; add the acquisition return to get retention's own
+        d = sum(
+            monthly_discount_factor(scenario.economics.discount_rate) ** m
+            for m in range(1, scenario.horizon_months + 1)
+        )
+        shift = (
+            np.gradient(means, splits) / (budget * d)
+            if len(splits) > 1 and budget > 0
+            else np.full(len(splits), np.nan)
+        )
+        frame["retention_return"] = frame["acquisition_return"] + shift
+        # where the cap binds, a higher split buys no retention: no marginal return to show
+        capped = frame["cap_binding_share"].to_numpy() >= SATURATION_MONTHS
+        frame.loc[capped, "retention_return"] = np.nan
+    return frame
+
+
+def _regrets(
+    splits: np.ndarray, means: np.ndarray, best: int, scenario: Scenario | None
+) -> list[RuleRegret]:
+    """Regret of the rules of thumb that apply to the business's stage."""
+    stage = None
+    if scenario is not None:
+        stage = "new" if scenario.initial_base.kind == "none" else "established"
+    regrets = []
+    for rule, share in RULES_OF_THUMB.items():
+        if stage is not None and RULE_STAGE[rule] != stage:
+            continue
+        hits = np.flatnonzero(np.abs(splits - share) <= SPLIT_TOLERANCE)
+        regret = float(means[best] - means[hits[0]]) if hits.size else float("nan")
+        top = means[best]
+        regrets.append(RuleRegret(rule, share, regret, regret / top if top > 0 else float("nan")))
+    return regrets
+
+
+def _with_verdicts(summary: CellSummary, scenario: Scenario | None) -> CellSummary:
+    """Plain sentences on what decides this cell, at its best split."""
+    table = summary.table
+    row = table.loc[summary.best_split]
+    verdicts = []
+    if table["decision_mean"].max() < 0:
+        verdicts.append(
+            "Every split loses money: even the best split "
+            f"({summary.best_split:g}) has a mean decision metric of "
+            f"{row['decision_mean']:,.0f} (NPV of profit {row['npv_mean']:,.0f}, terminal "
+            f"value {row['terminal_mean']:,.0f}); P(loss over the horizon) "
+            f"{row['p_loss']:.0%}. The budget costs more than the customers it wins "
+            "or keeps are worth."
+        )
+    if scenario is not None and "new_customer_value" in table:
+        a = scenario.acquisition
+        value = row["new_customer_value"]
+        marginal = row["marginal_cac"]
+        spend = float(row["acquisition_spend_mean"])
+        if np.isfinite(value):
+            room = (
+                a.cac0 * math.exp(spend / (a.ceiling * a.cac0)) / marginal
+                if np.isfinite(marginal) and marginal > 0
+                else 1.0
+            )
+            if value * room <= a.cac0:
+                verdicts.append(
+                    f"Even the cheapest paid customer (CAC_0 {a.cac0:,.0f}) costs more than "
+                    f"a new customer is worth ({value:,.0f}): no acquisition spend pays."
+                )
+            else:
+                limit = a.ceiling * a.cac0 * math.log(value * room / a.cac0)
+                if spend > limit * 1.01:
+                    verdicts.append(
+                        f"Acquisition beyond {limit:,.0f} a month costs more than a customer "
+                        f"is worth: at the best split it spends {spend:,.0f} a month, the "
+                        f"marginal paid customer costs {marginal:,.0f} and a new customer "
+                        f"is worth {value:,.0f}, so about {spend - limit:,.0f} a month is "
+                        "overspent on acquisition."
+                    )
+        r_a, r_r = row.get("acquisition_return", np.nan), row.get("retention_return", np.nan)
+        if np.isfinite(r_a) and np.isfinite(r_r):
+            if min(r_a, r_r) > 1.1:
+                size = "both above 1: a larger budget would pay on either side"
+            elif max(r_a, r_r) < 0.9:
+                size = "both below 1: the budget is larger than pays on either side"
+            else:
+                size = "about 1: the budget's size is about right"
+            verdicts.append(
+                f"At the best split one more unit of budget returns {r_a:.2f} on acquisition "
+                f"and {r_r:.2f} on retention ({size})."
+            )
+        verdicts.append(
+            f"Acquisition is at {row['ceiling_share']:.0%} of its ceiling "
+            f"({a.ceiling:,.0f} paid customers a month) at the best split."
+        )
+    if summary.saturation_split is not None:
+        unspent = scenario.retention.unspent if scenario is not None else "to_acquisition"
+        where = (
+            "moved to acquisition"
+            if unspent == "to_acquisition"
+            else "returned (neither spent nor charged)"
+        )
+        cap = (
+            f" (c_max {scenario.retention.max_spend_per_customer:g} a month per targeted "
+            "customer)"
+            if scenario is not None
+            else ""
+        )
+        verdicts.append(
+            f"Retention is capped from split {summary.saturation_split:g} on: the "
+            f"per-customer cap{cap} binds in most months and leaves part of the retention "
+            f"budget unspent, {where}; above it, a higher split does not buy more retention."
+        )
+    return CellSummary(**{**summary.__dict__, "verdicts": verdicts})
+
+
+def _by_split(ds: xr.Dataset, name: str) -> np.ndarray:
+    return ds[name].transpose(SPLIT, "replicate").values.astype(float)
+
+
+def _nanmean(values: np.ndarray) -> np.ndarray:
+    counts = np.sum(~np.isnan(values), axis=1)
+    sums = np.nansum(values, axis=1)
+    return np.divide(sums, counts, out=np.full(len(values), np.nan), where=counts > 0)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _cell_scenario(scenario: Scenario, values: dict[str, Any]) -> Scenario | None:
+    if not values:
+        return scenario
+    try:
+        return with_value(scenario, values)
+    except ScenarioError:
+        return None
+
+
+def format_summary(summary: SweepSummary, style: str = "markdown") -> str:
+    """The summary as Markdown tables (``style="markdown"``) or aligned plain text."""
+    if style not in ("markdown", "text"):
+        raise ValueError(f"style options are ['markdown', 'text'], got: {style!r}")
+    markdown = style == "markdown"
+    bullet = "- " if markdown else "  "
+    objective = {
+        "mean": "the highest mean decision metric",
+        "cvar5": "the highest 5 % CVaR of the decision metric",
+        "profit": "the highest mean NPV of horizon profit (no terminal value)",
+    }[summary.objective]
+    lines = [
+        f"{'# ' if markdown else ''}Sweep summary: {summary.scenario_name}",
+        "",
+        f"{summary.replicates} replicates per split, engine {summary.engine}, root seed "
+        f"{summary.root_seed}, scenario hash {summary.scenario_hash[:12]}. Decision metric "
+        "= NPV of horizon profit + terminal value of the customers alive at the horizon "
+        f"(terminal value: {summary.terminal_value}, the same for every split), discounted "
+        f"to time 0 (currency). Best = {objective}. P(best) from paired replicates; "
+        "P(loss): total horizon profit below 0; CVaR 5 %: mean of the worst 5 % of "
+        "replicates; payback: first month from which mean cumulative profit stays >= 0.",
+    ]
+    for cell in summary.cells:
+        lines.append("")
+        if cell.cell:
+            title = ", ".join(f"{key} = {value}" for key, value in cell.cell.items())
+            lines += [f"{'## ' if markdown else ''}{title}", ""]
+        lines += _table(cell, COLUMNS, markdown)
+        if "effective_split" in cell.table:
+            lines += ["", f"{'### ' if markdown else ''}Marginal economics per split", ""]
+            lines += _table(cell, ECONOMICS_COLUMNS, markdown)
+        row = cell.table.loc[cell.best_split]
+        near = ", ".join(f"{s:g}" for s in cell.near_optimal)
+        lines += [
+            "",
+            f"Best split: {cell.best_split:g} to retention (mean decision metric "
+            f"{row['decision_mean']:,.0f} = NPV of profit {row['npv_mean']:,.0f} + terminal "
+            f"value {row['terminal_mean']:,.0f}; P(best) {row['p_best']:.2f}).",
+            f"{bullet}Near-optimal splits (mean not significantly below the best's, paired "
+            f"one-sided t-test at {NEAR_OPTIMAL_LEVEL:.0%}, or within "
+            f"{NEAR_OPTIMAL_SHARE:.0%} of it): {near}.",
+        ]
+        if cell.best_by_terminal_value:
+            conventions = ", ".join(
+                f"{name} {split:g}" for name, split in cell.best_by_terminal_value.items()
+            )
+            lines.append(
+                f"{bullet}Best split (mean) under each terminal value convention: {conventions}."
+            )
+        for verdict in cell.verdicts:
+            lines.append(f"{bullet}{verdict}")
+        for regret in cell.regrets:
+            lines.append(f"{bullet}Regret of {regret.rule}: {_regret_text(regret)}")
+    return "\n".join(lines) + "\n"
+
+
+def _regret_text(regret: RuleRegret) -> str:
+    if not regret.on_grid:
+        return f"not computed: split {regret.split:g} is not on the grid"
+    if np.isnan(regret.regret_share):
+        return (
+            f"{regret.regret:,.0f} (in currency: the best mean is not positive, so a "
+            "percentage would mislead)"
+        )
+    return f"{regret.regret:,.0f} ({100 * regret.regret_share:.1f} % of the best)"
+
+
+def _format(column: str, value: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if column in ("p_best", "p_loss", "effective_split", "ceiling_share"):
+        return f"{value:.3f}" if column == "p_best" else f"{value:.2f}"
+    if column in ("acquisition_return", "retention_return", "spend_per_customer"):
+        return f"{value:.2f}"
+    if column == "payback_month":
+        return f"{value:.0f}"
+    if column in ("new_customer_value", "average_cac", "marginal_cac"):
+        return f"{value:,.1f}"
+    return f"{value:,.0f}"
+
+
+def _table(cell: CellSummary, columns: dict[str, str], markdown: bool) -> list[str]:
+    present = {c: h for c, h in columns.items() if c in cell.table}
+    headers = ["split", *present.values()]
+    rows = []
+    for split, row in cell.table.iterrows():
+        mark = " *" if split == cell.best_split else (" ~" if split in cell.near_optimal else "")
+        rows.append([f"{split:g}{mark}"] + [_format(c, row[c]) for c in present])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    if markdown:
+        out = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |"]
+        out.append("|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|")
+        out += [
+            "| " + " | ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) + " |"
+            for r in rows
+        ]
+    else:
+        out = ["  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))]
+        out += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    out += ["", "(* best split, ~ near-optimal)"]
+    return out

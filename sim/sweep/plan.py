@@ -1,0 +1,246 @@
+"""The sweep design: split grid, swept parameters, replicates, root seed and engine.
+
+A plan is a resolved scenario. The command line's run options (``--splits``,
+``--replicates``, ``--seed``, ``--engine``, ``--sweep``) are folded into its ``run`` and
+``sweep`` tables, so the scenario stored with the results re-runs, or resumes, exactly
+the same sweep, and its hash covers the whole design.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from splitsim.engines.base import ENGINES, SWEEP_DEFAULT_ENGINE
+from splitsim.model.scenario import Scenario
+from splitsim.model.scenario_files import (
+    SHAPE_KEYS,
+    ScenarioError,
+    parse_override,
+    scenario_hash,
+    scenario_table,
+    scenario_toml,
+    validate,
+    with_value,
+)
+
+MAX_SEED = 2**63 - 1  # the root seed is stored as a 64-bit integer attribute
+MAX_SPLITS = 1001
+SPLITS_SOURCE, SWEEP_SOURCE = "--splits", "--sweep"
+# Swept keys under these tables change only decisions from month 0 on: the warm-up
+# (the business's past) is shared across their values.
+DECISION_PREFIXES = ("budget.", "strategy.")
+
+
+class PlanError(ValueError):
+    """A sweep design that cannot run; ``str()`` is the user message."""
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """A resolved scenario seen as a sweep: cells x splits x replicates.
+
+    Build one with :func:`plan_sweep`; ``scenario.run`` holds the split grid,
+    replicates, root seed and engine, ``scenario.sweep`` the swept parameters.
+    """
+
+    scenario: Scenario
+
+    @cached_property
+    def splits(self) -> tuple[float, ...]:
+        """Retention shares of the split grid (share of budget to retention)."""
+        return tuple(float(s) for s in self.scenario.run.split_grid())
+
+    @property
+    def swept(self) -> dict[str, list]:
+        """Swept parameters: dotted key -> values, in the order of the dataset's dims."""
+        return {key: list(values) for key, values in self.scenario.sweep.items()}
+
+    @property
+    def replicates(self) -> int:
+        """Monte Carlo replicates per cell and split."""
+        return self.scenario.run.replicates
+
+    @property
+    def root_seed(self) -> int:
+        """The one root seed every replicate's streams derive from."""
+        return self.scenario.run.seed
+
+    @property
+    def engine(self) -> str:
+        """The engine that simulates every cell."""
+        return self.scenario.run.engine
+
+    @cached_property
+    def scenario_toml(self) -> str:
+        """The resolved scenario as TOML text."""
+        return scenario_toml(self.scenario)
+
+    @cached_property
+    def scenario_hash(self) -> str:
+        """SHA-256 of :attr:`scenario_toml` (hex)."""
+        return scenario_hash(self.scenario)
+
+    @property
+    def cell_shape(self) -> tuple[int, ...]:
+        """Number of values of each swept parameter; () without swept parameters."""
+        return tuple(len(values) for values in self.scenario.sweep.values())
+
+    @property
+    def n_cells(self) -> int:
+        """Number of combinations of swept values (1 without swept parameters)."""
+        return math.prod(self.cell_shape)
+
+    def cells(self) -> list[tuple[tuple[int, ...], dict[str, Any]]]:
+        """Every cell as (index into the swept values, dotted key -> value), C order."""
+        keys = list(self.scenario.sweep)
+        values = [self.scenario.sweep[key] for key in keys]
+        return [
+            (index, {key: values[d][i] for d, (key, i) in enumerate(zip(keys, index, strict=True))})
+            for index in itertools.product(*(range(n) for n in self.cell_shape))
+        ]
+
+    def cell_scenario(self, values: Mapping[str, Any]) -> Scenario:
+        """The scenario of one cell: swept keys set, no sweep table left."""
+        return with_value(self.scenario, values)
+
+    def warmup_scenario(self, values: Mapping[str, Any]) -> Scenario:
+        """The scenario the cell's warm-up runs under (DESIGN.md: business stage).
+
+        Swept assumptions apply to the business's past too: any swept key reruns the
+        warm-up (with the replicate's same streams), so "what if churn were higher"
+        changes the whole base. Only keys under ``budget`` and ``strategy`` (the decision
+        from month 0 on) leave the past alone and share one warm-up.
+        """
+        own = {k: v for k, v in values.items() if not k.startswith(DECISION_PREFIXES)}
+        return with_value(self.scenario, own)
+
+
+def plan_sweep(
+    scenario: Scenario,
+    *,
+    splits: str | Sequence[float] | None = None,
+    replicates: int | None = None,
+    seed: int | None = None,
+    engine: str | None = None,
+    sweeps: Iterable[str] = (),
+    default_engine: str = SWEEP_DEFAULT_ENGINE,
+) -> SweepPlan:
+    """Fold run options into ``scenario`` and return the validated sweep plan.
+
+    Parameters
+    ----------
+    scenario : the scenario as loaded (file, ``extends`` and ``--set`` applied).
+    splits : split grid, a spec ("0:1:0.05" or "0.2,0.5,0.8") or a list of shares;
+        None keeps ``scenario.run.splits``.
+    replicates, seed : None keeps the scenario's ``run`` values.
+    engine : None keeps ``scenario.run.engine``, else ``default_engine``.
+    sweeps : ``dotted.key=[v1, v2]`` texts, values parsed as TOML; added to (or
+        replacing a key of) the scenario's sweep table.
+    """
+    raw = scenario_table(scenario)
+    run = raw.setdefault("run", {})
+    origin = {}
+    if splits is not None:
+        run["splits"] = parse_splits(splits) if isinstance(splits, str) else list(splits)
+        origin["run.splits"] = SPLITS_SOURCE
+    if replicates is not None:
+        run["replicates"] = replicates
+        origin["run.replicates"] = "--replicates"
+    if seed is not None:
+        run["seed"] = seed
+        origin["run.seed"] = "--seed"
+    for text in sweeps:
+        key, values = parse_sweep(text)
+        raw.setdefault("sweep", {})[key] = values
+        origin[f"sweep.{key}"] = SWEEP_SOURCE
+    chosen = engine or run.get("engine") or default_engine
+    check_engine(chosen)
+    run["engine"] = chosen
+    resolved = validate(raw, origin, default_source=f"scenario '{scenario.name}'")
+    check_plan(resolved)
+    return SweepPlan(resolved)
+
+
+def parse_splits(text: str) -> list[float] | dict[str, float]:
+    """Parse a split grid spec: "start:stop:step" (both ends included) or "a,b,c".
+
+    Returns the value for the scenario's ``run.splits``: a {start, stop, step} table or
+    a list of shares.
+    """
+    spec = text.strip()
+    where = f"{SPLITS_SOURCE} {text!r}"
+    if ":" in spec:
+        parts = spec.split(":")
+        if len(parts) != 3:
+            raise PlanError(f"{where}: a range is start:stop:step, e.g. 0:1:0.05")
+        start, stop, step = (_number(p, where) for p in parts)
+        for name, value in (("start", start), ("stop", stop)):
+            if not 0.0 <= value <= 1.0:
+                raise PlanError(f"{where}: {name} {value:g} is outside [0, 1]")
+        if stop < start:
+            raise PlanError(f"{where}: stop {stop:g} is below start {start:g}")
+        if not 0.0 < step <= 1.0:
+            raise PlanError(f"{where}: step {step:g} must be in (0, 1]")
+        if (stop - start) / step + 1 > MAX_SPLITS:
+            raise PlanError(f"{where}: more than {MAX_SPLITS} splits; use a larger step")
+        return {"start": start, "stop": stop, "step": step}
+    values = [_number(p, where) for p in spec.split(",")]
+    for value in values:
+        if not 0.0 <= value <= 1.0:
+            raise PlanError(f"{where}: share {value:g} is outside [0, 1]")
+    if len(set(values)) != len(values):
+        raise PlanError(f"{where}: a share is repeated")
+    return values
+
+
+def parse_sweep(text: str) -> tuple[str, list]:
+    """Split ``dotted.key=[v1, v2]`` into the key and its list of values (TOML)."""
+    try:
+        key, values = parse_override(
+            text,
+            SWEEP_SOURCE,
+            form="dotted.key=[v1, v2]",
+            hint='a TOML list (e.g. [1.35, 2.7, 5.4]; quote strings: ["a", "b"])',
+        )
+    except ScenarioError as err:
+        raise PlanError("; ".join(err.problems)) from None
+    if not isinstance(values, list) or not values:
+        raise PlanError(
+            f"{SWEEP_SOURCE} {key}: expected a non-empty [list] of values, got {values!r}"
+        )
+    return key, values
+
+
+def check_engine(engine: str) -> None:
+    """Refuse an unknown engine."""
+    if engine not in ENGINES:
+        raise PlanError(f"engine {engine!r} is unknown; options are {list(ENGINES)}")
+
+
+def check_plan(scenario: Scenario) -> None:
+    """Refuse designs the results cannot hold (shape-changing sweeps, huge seeds)."""
+    for key in scenario.sweep:
+        if key in SHAPE_KEYS:
+            raise PlanError(
+                f"sweep.{key}: cannot be swept, it changes the month dimension that every "
+                "cell shares; run one sweep per value instead"
+            )
+    if scenario.run.seed > MAX_SEED:
+        raise PlanError(f"run.seed = {scenario.run.seed}: must be at most {MAX_SEED} (2**63 - 1)")
+    if len(scenario.run.split_grid()) > MAX_SPLITS:
+        raise PlanError(f"run.splits: more than {MAX_SPLITS} splits; use a larger step")
+
+
+def _number(text: str, where: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise PlanError(f"{where}: {text.strip()!r} is not a number") from None
+    if not math.isfinite(value):
+        raise PlanError(f"{where}: {text.strip()!r} is not a finite number")
+    return value
