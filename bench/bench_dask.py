@@ -25,9 +25,9 @@ from pathlib import Path
 
 from bench_fast import run_with_peak_memory
 from splitsim.model.scenario_files import load_scenario
+from splitsim.results.run_folder import run_sweep
 from splitsim.sweep.executors import DaskExecutor, LocalPoolExecutor
 from splitsim.sweep.plan import plan_sweep
-from splitsim.sweep.runner import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 
 from splitsim.model.scenario_files import load_scenario
+from splitsim.results.run_folder import run_sweep
 from splitsim.sweep.executors import LocalPoolExecutor
 from splitsim.sweep.plan import plan_sweep
-from splitsim.sweep.runner import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REPLICATES = {"simpy": 2, "fast": 1000}

@@ -13,6 +13,14 @@ from splitsim.cli.options import InvalidInput, objective_option, scenario_errors
 from splitsim.engines.base import ENGINES, SWEEP_DEFAULT_ENGINE
 from splitsim.model.scenario_files import load_scenario
 from splitsim.plots.files import write_plots
+from splitsim.results.run_folder import (
+    DEFAULT_RESULTS_ROOT,
+    ResumeRefused,
+    SweepFailed,
+    SweepInterrupted,
+    SweepTooLarge,
+    run_sweep,
+)
 from splitsim.results.store import (
     RESULTS_FILE,
     RESULTS_ZARR,
@@ -24,13 +32,6 @@ from splitsim.results.store import (
 from splitsim.results.summary import format_summary, summarize
 from splitsim.sweep.executors import DaskExecutor, MissingExtra, available_cores
 from splitsim.sweep.plan import MAX_SEED, PlanError, plan_sweep
-from splitsim.sweep.runner import (
-    DEFAULT_RESULTS_ROOT,
-    ResumeRefused,
-    SweepFailed,
-    SweepInterrupted,
-    run_sweep,
-)
 from tqdm import tqdm
 
 SWEEP_EXAMPLES = """
@@ -183,7 +184,7 @@ def sweep(
             store_format=store_format,
             objective=objective,
         )
-    except (PlanError, RunFolderError, ResumeRefused, MissingExtra) as err:
+    except (PlanError, RunFolderError, ResumeRefused, MissingExtra, SweepTooLarge) as err:
         raise InvalidInput(str(err)) from None
     except SweepInterrupted as stop:
         bar.close()

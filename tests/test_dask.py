@@ -12,6 +12,7 @@ import xarray as xr
 from click.testing import CliRunner
 from splitsim.cli.main import cli
 from splitsim.results import store as results_io
+from splitsim.results.run_folder import SweepFailed, SweepInterrupted, run_sweep, simulate_sweep
 from splitsim.sweep.chunks import ChunkTask, chunk_tasks, simulate_chunk
 from splitsim.sweep.executors import (
     DASK_LOCAL_CONFIG,
@@ -19,7 +20,6 @@ from splitsim.sweep.executors import (
     InProcessExecutor,
     LocalPoolExecutor,
 )
-from splitsim.sweep.runner import SweepFailed, SweepInterrupted, run_sweep, simulate_sweep
 from sweep_helpers import CHURN_SWEEP, NEW_BUSINESS, TINY, array_hashes, interrupt_after, tiny_plan
 
 distributed = pytest.importorskip("distributed")

@@ -30,8 +30,8 @@ from splitsim.model.closed_forms import (
     retained_base_metric,
 )
 from splitsim.model.scenario import Scenario
+from splitsim.results.run_folder import simulate_sweep
 from splitsim.sweep.plan import plan_sweep
-from splitsim.sweep.runner import simulate_sweep
 
 Z = 3.0  # tolerance in standard errors
 

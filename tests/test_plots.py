@@ -12,10 +12,10 @@ from splitsim.cli.main import cli
 from splitsim.model.scenario_files import load_scenario
 from splitsim.plots import figures as plots
 from splitsim.plots.files import PLOTS_DIR, cell_slug, save_figure, write_plots
+from splitsim.results.run_folder import run_sweep
 from splitsim.results.store import load_results
 from splitsim.results.summary import summarize
 from splitsim.sweep.plan import plan_sweep
-from splitsim.sweep.runner import run_sweep
 from sweep_helpers import BASELINE, NEW_BUSINESS, ROOT
 
 # Six months of a small shop with a three-month history: a few hundred customers.

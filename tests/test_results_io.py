@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from splitsim.results import store as results_io
+from splitsim.results.run_folder import simulate_sweep
 from splitsim.results.store import (
     ChunkStore,
     ProvenanceError,
@@ -26,7 +27,6 @@ from splitsim.results.store import (
     sanitize_run_name,
     write_dataset,
 )
-from splitsim.sweep.runner import simulate_sweep
 from sweep_helpers import CHURN_SWEEP, ROOT, array_hashes, tiny_plan
 
 

@@ -29,8 +29,8 @@ from splitsim.model.scenario_files import (
     set_dotted,
     with_value,
 )
+from splitsim.results.run_folder import simulate_sweep
 from splitsim.sweep.plan import plan_sweep
-from splitsim.sweep.runner import simulate_sweep
 from sweep_helpers import TINY_WARM, array_hashes
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,17 +18,17 @@ from splitsim.model.outcome import VARIABLES
 from splitsim.model.scenario_files import scenario_from_toml
 from splitsim.results import store as results_io
 from splitsim.results.dataset import CORE_DIMS, PROVENANCE_ATTRS
-from splitsim.sweep.executors import InProcessExecutor, LocalPoolExecutor
-from splitsim.sweep.plan import plan_sweep
-from splitsim.sweep.runner import (
+from splitsim.results.run_folder import (
     ResumeRefused,
     SweepInterrupted,
-    chunk_tasks,
-    default_block_size,
-    run_chunks,
+    empty_arrays,
     run_sweep,
     simulate_sweep,
 )
+from splitsim.sweep.chunks import chunk_tasks, default_block_size
+from splitsim.sweep.executors import InProcessExecutor, LocalPoolExecutor
+from splitsim.sweep.plan import plan_sweep
+from splitsim.sweep.runner import run_chunks
 from sweep_helpers import (
     CHURN_SWEEP,
     NEW_BUSINESS,
@@ -107,7 +107,9 @@ def test_a_cell_is_the_same_as_simulating_its_scenario_alone_after_the_shared_wa
 
 
 def test_the_same_seed_gives_the_same_arrays_whatever_the_chunking(reference, plan):
-    arrays = run_chunks(plan, chunk_tasks(plan, 3), executor=InProcessExecutor())
+    arrays = run_chunks(
+        plan, chunk_tasks(plan, 3), empty_arrays(plan), executor=InProcessExecutor()
+    )
     for name in VARIABLES:
         np.testing.assert_array_equal(arrays[name], reference[name].values)
 
@@ -194,7 +196,7 @@ def test_resuming_with_a_changed_scenario_is_refused(plan, tmp_path):
     ]:
         with pytest.raises(ResumeRefused) as refused:
             run_sweep(changed, resume=stop.run_dir, executor=InProcessExecutor())
-        assert "the scenario differs" in str(refused.value)
+        assert "differs from the run's own" in str(refused.value)
         assert key in str(refused.value)
         assert f"splitsim sweep {stop.run_dir / 'scenario.toml'}" in str(refused.value)
     assert len(results_io.ChunkStore(stop.run_dir).keys()) == 2  # nothing was touched

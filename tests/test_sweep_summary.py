@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import xarray as xr
 from splitsim.results.dataset import build_dataset
+from splitsim.results.run_folder import empty_arrays
 from splitsim.results.summary import format_summary, probability_best, summarize
-from splitsim.sweep.runner import empty_arrays
 from sweep_helpers import tiny_plan
 
 

@@ -111,6 +111,16 @@ def variable_shapes(plan: SweepPlan) -> dict[str, tuple[int, ...]]:
     return {name: lead + trailing[var.kind] for name, var in VARIABLES.items()}
 
 
+def dataset_bytes(plan: SweepPlan) -> int:
+    """Size of the sweep's data variables in memory (bytes), before compression."""
+    return int(
+        sum(
+            np.prod(shape, dtype=np.int64) * np.dtype(VARIABLES[name].dtype).itemsize
+            for name, shape in variable_shapes(plan).items()
+        )
+    )
+
+
 def template_dataset(plan: SweepPlan, block_size: int, command_line: str = "") -> xr.Dataset:
     """The sweep's Dataset with lazy zeros (dask) cut like its chunks: one cell x a block.
 
