@@ -1,0 +1,197 @@
+"""The library for notebooks and scripts: everything the command line does, as functions.
+
+Each function hands the work to the stage that owns it (scenario files, sweep plan, run
+folder, summary, plots, calibration); the ``splitsim`` command is a thin layer over the
+same calls. ``import splitsim`` exposes them lazily, so importing the package is cheap.
+
+Process-pool sweeps (``jobs`` > 1) start worker processes that import the calling
+module: in a plain script, call :func:`run_sweep` or :func:`simulate_sweep` under
+``if __name__ == "__main__":``. Notebooks and ``jobs=1`` need no guard.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+import xarray as xr
+from matplotlib.figure import Figure
+from splitsim.calibration.backtest import Backtest
+from splitsim.calibration.backtest import backtest as _backtest
+from splitsim.calibration.fit import Calibration
+from splitsim.calibration.fit import calibrate as _calibrate
+from splitsim.calibration.transactions import read_transactions, summarize_customers
+from splitsim.model.scenario import Scenario
+from splitsim.model.scenario_files import load_scenario as _load_scenario
+from splitsim.plots import files as plot_files
+from splitsim.results import run_folder
+from splitsim.results.run_folder import SweepResult
+from splitsim.results.store import load_results
+from splitsim.results.summary import SweepSummary, format_summary
+from splitsim.results.summary import summarize as _summarize
+from splitsim.sweep.executors import Executor
+from splitsim.sweep.plan import SweepPlan, plan_sweep
+from splitsim.sweep.runner import Progress
+
+__all__ = [
+    "backtest",
+    "calibrate",
+    "format_summary",
+    "load_results",
+    "load_scenario",
+    "plan_sweep",
+    "plot",
+    "run_sweep",
+    "simulate_sweep",
+    "summarize",
+]
+
+
+def load_scenario(path: str | os.PathLike, overrides: Iterable[str] = ()) -> Scenario:
+    """Read and validate a scenario file, with ``extends`` and ``dotted.key=value`` overrides.
+
+    Raises :class:`splitsim.model.scenario_files.ScenarioError` naming the file and key
+    of every problem.
+    """
+    return _load_scenario(path, overrides)
+
+
+def _plan(
+    scenario: Scenario | SweepPlan | str | os.PathLike,
+    splits: str | Sequence[float] | None,
+    replicates: int | None,
+    seed: int | None,
+    engine: str | None,
+    sweeps: Iterable[str],
+) -> SweepPlan:
+    if isinstance(scenario, SweepPlan):
+        if any(v is not None for v in (splits, replicates, seed, engine)) or tuple(sweeps):
+            raise ValueError("give the run options to plan_sweep, or a scenario, not a plan")
+        return scenario
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    return plan_sweep(
+        scenario, splits=splits, replicates=replicates, seed=seed, engine=engine, sweeps=sweeps
+    )
+
+
+def simulate_sweep(
+    scenario: Scenario | SweepPlan | str | os.PathLike,
+    *,
+    splits: str | Sequence[float] | None = None,
+    replicates: int | None = None,
+    seed: int | None = None,
+    engine: str | None = None,
+    sweeps: Iterable[str] = (),
+    jobs: int = 1,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+) -> xr.Dataset:
+    """Run a sweep in memory (no files) and return its Dataset.
+
+    ``scenario`` is a file, a loaded scenario or a plan from :func:`plan_sweep`; the
+    other options are those of ``splitsim sweep`` (None keeps the scenario's own).
+    Dims: (swept parameters..., split, replicate, month); see :mod:`splitsim.results.dataset`.
+    """
+    plan = _plan(scenario, splits, replicates, seed, engine, sweeps)
+    return run_folder.simulate_sweep(plan, executor=executor, jobs=jobs, progress=progress)
+
+
+def run_sweep(
+    scenario: Scenario | SweepPlan | str | os.PathLike,
+    *,
+    out: str | os.PathLike = run_folder.DEFAULT_RESULTS_ROOT,
+    splits: str | Sequence[float] | None = None,
+    replicates: int | None = None,
+    seed: int | None = None,
+    engine: str | None = None,
+    sweeps: Iterable[str] = (),
+    jobs: int = 1,
+    executor: Executor | None = None,
+    store_format: str | None = None,
+    objective: str = "mean",
+    resume: str | os.PathLike | None = None,
+    plots: bool = True,
+    progress: Progress | None = None,
+) -> SweepResult:
+    """Run a sweep into a new run folder under ``out`` (as ``splitsim sweep`` does).
+
+    Returns the run folder, the Dataset and the summary. With ``plots`` the run's
+    figures are drawn into ``run_dir/plots/``. See :func:`simulate_sweep` for the
+    options and :func:`splitsim.results.run_folder.run_sweep` for the exceptions.
+    """
+    plan = _plan(scenario, splits, replicates, seed, engine, sweeps)
+    result = run_folder.run_sweep(
+        plan,
+        out=out,
+        resume=resume,
+        executor=executor,
+        jobs=jobs,
+        progress=progress,
+        store_format=store_format,
+        objective=objective,
+        command_line="splitsim.run_sweep (Python)",
+    )
+    if plots:
+        plot_files.write_plots(result.run_dir, result.dataset)
+    return result
+
+
+def summarize(
+    results: xr.Dataset | str | os.PathLike, objective: str = "mean"
+) -> SweepSummary:
+    """The summary of a sweep: a Dataset, or a run folder / results file to load.
+
+    ``format_summary(summary)`` gives the tables ``splitsim summary`` prints,
+    ``summary.frame()`` one row per cell and split as a pandas DataFrame.
+    """
+    ds = results if isinstance(results, xr.Dataset) else load_results(results)
+    return _summarize(ds, objective=objective)
+
+
+def plot(
+    results: xr.Dataset | str | os.PathLike, kind: str = "decision", **cell
+) -> Figure:
+    """One figure of a sweep: ``kind`` is one of :data:`splitsim.plots.files.KINDS`.
+
+    Keyword arguments select a cell of a sweep with swept parameters, e.g.
+    ``plot(ds, "decision", **{"customers.churn_hazard.rate": 2.7})``.
+    """
+    from splitsim.plots import figures
+
+    ds = results if isinstance(results, xr.Dataset) else load_results(results)
+    if kind not in plot_files.KINDS:
+        raise ValueError(f"kind options are {list(plot_files.KINDS)}, got: {kind!r}")
+    if kind == "heatmap":
+        return figures.best_split_heatmap(ds)
+    return plot_files.PER_CELL_KINDS[kind](ds, cell or None)
+
+
+def calibrate(
+    transactions: str | os.PathLike, calibration_end: date, *, time_unit: str = "week", **columns
+) -> Calibration:
+    """Fit Pareto/NBD and Gamma-Gamma to a transaction log (as ``splitsim calibrate``).
+
+    ``columns`` are those of :func:`splitsim.calibration.transactions.read_transactions`
+    (customer_col, date_col, amount_col, fmt).
+    """
+    log = read_transactions(transactions, **columns)
+    return _calibrate(summarize_customers(log, calibration_end, time_unit=time_unit))
+
+
+def backtest(
+    transactions: str | os.PathLike,
+    calibration_end: date,
+    holdout_end: date,
+    *,
+    engine: str = "fast",
+    replicates: int = 200,
+    seed: int = 20261126,
+    **columns,
+) -> Backtest:
+    """Calibrate, replay the cohort through the holdout, compare (as ``splitsim backtest``)."""
+    log = read_transactions(transactions, **columns)
+    return _backtest(
+        log, calibration_end, holdout_end, engine=engine, replicates=replicates, seed=seed
+    )
