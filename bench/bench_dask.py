@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from bench_fast import run_with_peak_memory
+
 from splitsim.model.scenario_files import load_scenario
 from splitsim.results.run_folder import run_sweep
 from splitsim.sweep.executors import DaskExecutor, LocalPoolExecutor

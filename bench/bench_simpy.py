@@ -32,9 +32,10 @@ from pathlib import Path
 
 import numpy as np
 import simpy
+
 from splitsim.engines import simpy_engine
 from splitsim.model.scenario_files import load_scenario
-from splitsim.model.streams import ReplicateSeeds
+from splitsim.model.streams import MAIN, ReplicateSeeds, ReusableStreams
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,7 +93,7 @@ def run_replicate(scenario, split, seed, replicate):
     start = time.perf_counter()
     base = simpy_engine.initial_base(scenario, seeds)
     middle = time.perf_counter()
-    outcome = simpy_engine.simulate(scenario, split, seeds, base)
+    outcome = simpy_engine.simulate(scenario, split, base, ReusableStreams(seeds, MAIN))
     return middle - start, time.perf_counter() - middle, outcome, base
 
 
@@ -119,7 +120,7 @@ def memory_per_live_customer(scenario, split, seed, replicate):
     try:
         before, _ = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
-        simpy_engine.simulate(scenario, split, seeds, base)
+        simpy_engine.simulate(scenario, split, base, ReusableStreams(seeds, MAIN))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -197,7 +198,9 @@ def main() -> None:
         seeds = ReplicateSeeds(args.seed, 0)
         base = simpy_engine.initial_base(scenario, seeds)
         profiler = cProfile.Profile()
-        profiler.runcall(simpy_engine.simulate, scenario, split, seeds, base)
+        profiler.runcall(
+            simpy_engine.simulate, scenario, split, base, ReusableStreams(seeds, MAIN)
+        )
         pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
 
 

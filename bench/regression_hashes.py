@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
 from splitsim import load_scenario, simulate_sweep
 from splitsim.sweep.plan import plan_sweep
 

@@ -17,6 +17,7 @@ from datetime import date
 
 import xarray as xr
 from matplotlib.figure import Figure
+
 from splitsim.calibration.backtest import Backtest
 from splitsim.calibration.backtest import backtest as _backtest
 from splitsim.calibration.fit import Calibration

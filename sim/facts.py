@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
+
 from splitsim.engines import simpy_engine
 from splitsim.engines.kernels import calendar_month
 from splitsim.model.outcome import Outcome

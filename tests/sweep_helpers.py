@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
 from splitsim.model.scenario_files import load_scenario
 from splitsim.sweep.plan import SweepPlan, plan_sweep
 

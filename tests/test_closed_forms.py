@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from scipy import integrate, optimize, stats
-from splitsim.engines.kernels import paid_arrival_mean as response_paid_arrival_mean
+
+from splitsim.engines import kernels
 from splitsim.engines.kernels import retention_effects
 from splitsim.model.closed_forms import (
     acquisition_value_per_arrival,
@@ -68,8 +69,13 @@ def test_pareto_nbd_is_continuous_and_accurate_at_s_equal_1():
     assert pareto_nbd_expected_repeats(r, alpha, s, beta, t) == pytest.approx(textbook, rel=1e-12)
 
 
-def test_paid_arrival_mean_is_the_response_curve():
-    assert paid_arrival_mean is response_paid_arrival_mean
+def test_paid_arrival_mean_is_the_engines_kernel():
+    """The closed form and the compiled kernel the engines use agree."""
+    for spend in (0.0, 10.0, 1000.0, 1e5):
+        for f in (0.0, 0.3, 1.0):
+            assert kernels.paid_arrival_mean(spend, 50.0, 20.0, 1.0 - f) == pytest.approx(
+                paid_arrival_mean(spend, 50.0, 20.0, f), rel=1e-15, abs=1e-15
+            )
     assert paid_arrival_mean(0.0, 50.0, 20.0) == 0.0
     assert paid_arrival_mean(1e12, 50.0, 20.0) == 50.0
     assert paid_arrival_mean(1000.0, 50.0, 20.0) == pytest.approx(50 * (1 - math.exp(-1)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from splitsim.model.scenario_files import load_scenario
 from splitsim.results.run_folder import simulate_sweep
 from splitsim.results.summary import format_summary, summarize

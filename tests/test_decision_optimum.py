@@ -22,6 +22,7 @@ import copy
 
 import numpy as np
 import pytest
+
 from splitsim.model.closed_forms import (
     acquisition_value_per_arrival,
     discount_sum,

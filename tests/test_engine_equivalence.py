@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
+
 from splitsim.engines import fast_engine
 from splitsim.engines.base import simulate_cell
 from splitsim.model.outcome import VARIABLES

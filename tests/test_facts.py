@@ -7,6 +7,7 @@ import copy
 import math
 
 import numpy as np
+
 from splitsim.engines import simpy_engine
 from splitsim.facts import (
     FACTS,
@@ -19,7 +20,7 @@ from splitsim.facts import (
 )
 from splitsim.model.scenario import Scenario
 from splitsim.model.scenario_files import set_dotted
-from splitsim.model.streams import ReplicateSeeds
+from splitsim.model.streams import MAIN, ReplicateSeeds, ReusableStreams
 
 SHOP = {
     "name": "facts_shop",
@@ -49,7 +50,9 @@ def test_replicate_outcome_is_the_engines_outcome():
     scenario = shop()
     seeds = ReplicateSeeds(11, 2)
     rep = simulate_replicate(scenario, 0.4, seeds)
-    direct = simpy_engine.simulate(scenario, 0.4, seeds, simpy_engine.initial_base(scenario, seeds))
+    direct = simpy_engine.simulate(
+        scenario, 0.4, simpy_engine.initial_base(scenario, seeds), ReusableStreams(seeds, MAIN)
+    )
     for name, values in direct.arrays.items():
         assert np.array_equal(rep.outcome[name], values, equal_nan=True), name
     c = rep.customers

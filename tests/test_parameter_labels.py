@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
+from sweep_helpers import BASELINE
+
 from splitsim.model.parameter_labels import first_clause, parameter_meaning, units_in
 from splitsim.model.scenario_files import load_scenario
 from splitsim.plots.style import cell_text
 from splitsim.results.dataset import parameter_attrs
-from sweep_helpers import BASELINE
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,8 @@ import sys
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from sweep_helpers import BASELINE, NEW_BUSINESS, ROOT
+
 from splitsim.cli.main import cli
 from splitsim.model.scenario_files import load_scenario
 from splitsim.plots import figures as plots
@@ -16,7 +18,6 @@ from splitsim.results.run_folder import run_sweep
 from splitsim.results.store import load_results
 from splitsim.results.summary import summarize
 from splitsim.sweep.plan import plan_sweep
-from sweep_helpers import BASELINE, NEW_BUSINESS, ROOT
 
 # Six months of a small shop with a three-month history: a few hundred customers.
 SMALL = (

@@ -13,6 +13,8 @@ import h5py
 import numpy as np
 import pytest
 import xarray as xr
+from sweep_helpers import CHURN_SWEEP, ROOT, array_hashes, tiny_plan
+
 from splitsim.results import store as results_io
 from splitsim.results.run_folder import simulate_sweep
 from splitsim.results.store import (
@@ -27,7 +29,6 @@ from splitsim.results.store import (
     sanitize_run_name,
     write_dataset,
 )
-from sweep_helpers import CHURN_SWEEP, ROOT, array_hashes, tiny_plan
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import BaseModel
+
 from splitsim.model.scenario import Scenario
 
 README = Path(__file__).resolve().parents[1] / "scenarios" / "README.md"

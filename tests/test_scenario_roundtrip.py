@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from splitsim.model.scenario import MAX_CUSTOMERS_PER_MONTH, MAX_RATE_PER_MONTH, Scenario
 from splitsim.model.scenario_files import scenario_from_toml, scenario_hash, scenario_toml
 

@@ -10,6 +10,7 @@ alive at the end of month 0 - arrivals in month 0 + losses in month 0.
 
 import numpy as np
 import pytest
+
 from splitsim.model.scenario_files import load_scenario
 from splitsim.results.run_folder import simulate_sweep
 from splitsim.sweep.plan import plan_sweep

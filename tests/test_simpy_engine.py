@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 import pytest
+
 from splitsim.engines.base import simulate_cell
 from splitsim.engines.kernels import retention_effects
 from splitsim.model.closed_forms import mm_inf_mean, paid_arrival_mean, pareto_nbd_expected_repeats

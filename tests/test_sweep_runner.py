@@ -12,6 +12,16 @@ import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
+from sweep_helpers import (
+    CHURN_SWEEP,
+    NEW_BUSINESS,
+    ROOT,
+    TINY,
+    array_hashes,
+    interrupt_after,
+    tiny_plan,
+)
+
 from splitsim.cli.main import cli
 from splitsim.engines.base import simulate_cell
 from splitsim.model.outcome import VARIABLES
@@ -29,15 +39,6 @@ from splitsim.sweep.chunks import chunk_tasks, default_block_size
 from splitsim.sweep.executors import InProcessExecutor, LocalPoolExecutor
 from splitsim.sweep.plan import plan_sweep
 from splitsim.sweep.runner import run_chunks
-from sweep_helpers import (
-    CHURN_SWEEP,
-    NEW_BUSINESS,
-    ROOT,
-    TINY,
-    array_hashes,
-    interrupt_after,
-    tiny_plan,
-)
 
 COMMAND = "splitsim sweep (test)"
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
+from sweep_helpers import tiny_plan
+
 from splitsim.results.dataset import build_dataset
 from splitsim.results.run_folder import empty_arrays
 from splitsim.results.summary import format_summary, probability_best, summarize
-from sweep_helpers import tiny_plan
 
 
 def test_p_best_counts_paired_replicates_and_shares_ties():

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pytest
 from scipy import optimize
+
 from splitsim.engines.kernels import retention_effects
 from splitsim.engines.terminal_value import (
     LINEAR_POINTS,

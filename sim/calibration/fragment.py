@@ -13,6 +13,7 @@ import math
 import tomllib
 
 import numpy as np
+
 from splitsim import __version__
 from splitsim.calibration.fit import Calibration, ParetoNBDFit
 from splitsim.calibration.transactions import DAYS_PER_UNIT

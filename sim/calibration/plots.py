@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
 from splitsim.calibration.backtest import BAND_90, Backtest, week_range
 from splitsim.plots.style import BAND_ALPHA_90, OKABE_ITO, REFERENCE_COLOR, thousands
 

@@ -10,6 +10,7 @@ import platform
 from pathlib import Path
 
 import numpy as np
+
 from splitsim import __version__
 from splitsim.calibration.backtest import Backtest, week_range
 

@@ -10,6 +10,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+
 from splitsim.calibration.transactions import DAYS_PER_UNIT
 
 

@@ -1,23 +1,44 @@
-"""The engines behind one interface: a cell of splits x replicates in, arrays out."""
+"""The engines behind one small interface: a cell of splits x replicates in, arrays out.
+
+An engine is a module with ``NAME`` and three functions:
+
+- ``prepare(scenario)``: what it reuses for every replicate of a scenario;
+- ``initial_base(scenario, seeds, prepared)``: the customers at time 0 (none, a fresh
+  draw, or the survivors of a warm-up), from the replicate's warm-up streams;
+- ``simulate(scenario, retention_share, base, streams, prepared, replay=None)``: one
+  replicate of the horizon at one split, an :class:`~splitsim.model.outcome.Outcome`.
+
+:func:`simulate_cell` is the one replicate loop both engines run under.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import import_module
+from types import ModuleType
 
 import numpy as np
-from splitsim.engines import simpy_engine
+
 from splitsim.model.outcome import VARIABLES, CohortReplay, Outcome
 from splitsim.model.scenario import Scenario
-from splitsim.model.streams import ReplicateSeeds
+from splitsim.model.streams import MAIN, ReplicateSeeds, ReusableStreams
 
 ENGINES = ("simpy", "fast")
 # The sweep command's default engine; DESIGN: the fast engine once it is proven.
 SWEEP_DEFAULT_ENGINE = "fast"  # proven: tests/test_engine_equivalence.py
+_MODULES = {"simpy": "splitsim.engines.simpy_engine", "fast": "splitsim.engines.fast_engine"}
 
 
 def resolve_engine(option: str | None, scenario: Scenario, command_default: str) -> str:
     """The engine to use: the CLI option, else the scenario's `run.engine`, else the default."""
     return option or scenario.run.engine or command_default
+
+
+def engine_module(engine: str) -> ModuleType:
+    """The module implementing ``engine`` (imported on first use: numba compiles then)."""
+    if engine not in _MODULES:
+        raise ValueError(f"unknown engine {engine!r}; options are {list(ENGINES)}")
+    return import_module(_MODULES[engine])
 
 
 def simulate_cell(
@@ -31,30 +52,30 @@ def simulate_cell(
     """Simulate every split for each replicate; the warm-up runs once per replicate.
 
     Replicate k's streams come from (root_seed, k) alone, so the result does not depend
-    on which other replicates or splits are in the cell. The warm-up (if the scenario
-    has one) runs under ``warmup_scenario`` (default: ``scenario``), so that a sweep
-    can share one history across its swept values.
+    on which other replicates or splits are in the cell; every split of a replicate
+    starts from the same streams (common random numbers). The warm-up (if the scenario
+    has one) runs under ``warmup_scenario`` (default: ``scenario``), so that a sweep can
+    share one history across decisions.
 
     Returns
     -------
     dict name -> array with dims (split, replicate, ...) for each of
-    :data:`splitsim.model.outcome.VARIABLES` ("month": (..., month); "cohort_month": (..., cohort,
-    month); "replicate": no trailing dims).
+    :data:`splitsim.model.outcome.VARIABLES` ("month": (..., month); "cohort_month":
+    (..., cohort, month); "replicate": no trailing dims).
     """
-    if engine == "simpy":
-        outcomes = []
-        for k in replicates:
-            seeds = ReplicateSeeds(root_seed, k)
-            base = simpy_engine.initial_base(warmup_scenario or scenario, seeds)
-            outcomes.append([simpy_engine.simulate(scenario, s, seeds, base) for s in splits])
-        return stack(outcomes)
-    if engine == "fast":
-        from splitsim.engines import fast_engine
-
-        return fast_engine.simulate_cell(
-            scenario, splits, replicates, root_seed, warmup_scenario=warmup_scenario
+    module = engine_module(engine)
+    prepared = module.prepare(scenario)
+    warmup = scenario if warmup_scenario is None else warmup_scenario
+    warmup_prepared = prepared if warmup is scenario else module.prepare(warmup)
+    outcomes = []
+    for k in replicates:
+        seeds = ReplicateSeeds(root_seed, k)
+        base = module.initial_base(warmup, seeds, warmup_prepared)
+        streams = ReusableStreams(seeds, MAIN)
+        outcomes.append(
+            [module.simulate(scenario, share, base, streams, prepared) for share in splits]
         )
-    raise ValueError(f"unknown engine {engine!r}; options are {list(ENGINES)}")
+    return stack(outcomes)
 
 
 def stack(outcomes: list[list[Outcome]]) -> dict[str, np.ndarray]:
@@ -81,17 +102,14 @@ def replay_cohort(
     reporting bin, dims (replicate, bin).
     """
     share = scenario.strategy.retention_share if retention_share is None else retention_share
-    if engine == "simpy":
-        module = simpy_engine
-    elif engine == "fast":
-        from splitsim.engines import fast_engine as module
-    else:
-        raise ValueError(f"unknown engine {engine!r}; options are {list(ENGINES)}")
+    module = engine_module(engine)
+    prepared = module.prepare(scenario)
     outcomes = []
     for k in replicates:
         seeds = ReplicateSeeds(root_seed, k)
-        base = module.initial_base(scenario, seeds)
-        outcomes.append(module.simulate(scenario, share, seeds, base, replay=replay))
+        base = module.initial_base(scenario, seeds, prepared)
+        streams = ReusableStreams(seeds, MAIN)
+        outcomes.append(module.simulate(scenario, share, base, streams, prepared, replay=replay))
     one_split = stack([[o] for o in outcomes])  # dims (split = 1, replicate, ...)
     binned = np.stack([o.repeat_orders_binned for o in outcomes])
     return {name: values[0] for name, values in one_split.items()}, binned

@@ -31,20 +31,21 @@ Nothing in the model is left to the SimPy engine: this engine handles every scen
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import namedtuple
 
 import numpy as np
 from numba import njit
-from splitsim.engines.base import stack
-from splitsim.engines.kernels import paid_arrival_mean
+
+from splitsim.engines import kernels
 from splitsim.engines.measures import BASE, HorizonCustomers, finish_outcome
 from splitsim.model.economics import monthly_discount_factor
 from splitsim.model.outcome import VARIABLES, CohortReplay, Outcome
 from splitsim.model.population import CustomerBase, fresh_base
 from splitsim.model.scenario import Scenario
 from splitsim.model.strategy import monthly_budget
-from splitsim.model.streams import MAIN, WARMUP, ReplicateSeeds, ReusableStreams
+from splitsim.model.streams import WARMUP, ReplicateSeeds, ReusableStreams
 
+NAME = "fast"
 INT_VARS = (
     "new_paid",
     "new_organic",
@@ -89,6 +90,23 @@ P = {name: i for i, name in enumerate(P_NAMES)}
 (P_RECENCY, P_C_MAX, P_U_MAX, P_C_U, P_V_MAX, P_C_V, P_C_F, P_K_F, P_CEILING, P_CAC0, P_ORGANIC, P_MARKET, P_RHO, P_BOOST, P_LOYALTY_K, P_LAM_FIXED, P_LAM_SHAPE, P_LAM_RATE, P_MU_FIXED, P_MU_SHAPE, P_MU_RATE, P_LOGNORMAL, P_LOG_MU, P_LOG_SIGMA, P_GG_P, P_GG_Q, P_GG_V, P_REPEAT_FACTOR, P_P_FAIL, P_P_LEAVE, P_MARGIN, P_START_MONTH, P_UNSPENT_TO_ACQ, P_DISCOUNT) = range(len(P_NAMES))  # fmt: skip
 CAPACITY_EXCEEDED = -1
 
+# The loop's state travels in a few named bundles (numba compiles named tuples of arrays):
+People = namedtuple("People", "fs ist last_order alive")
+"""Per-customer state: floats ``fs`` (rows below), integers ``ist``, last order, alive."""
+Books = namedtuple("Books", "rec_i rec_f cohort_alive cohort_count ref_times binned")
+"""What the run records: monthly integer and float rows, alive by cohort, scratch buffers."""
+Streams = namedtuple(
+    "Streams",
+    "paid_times paid_traits organic_times organic_traits referral_times referral_traits "
+    "scheduled_traits orders churn",
+)
+"""The replicate's random streams, one per purpose (DESIGN.md: randomness)."""
+Month = namedtuple("Month", "j m end lam_f mu_f first_value repeat_value disc")
+"""A month's conditions, held for the month: index, start, end, rate factors, value
+factors and the discount factor of its cash flows."""
+Replay = namedtuple("Replay", "scheduled bin_width")
+"""Scheduled arrival times (months) and the width of the fine reporting bins."""
+
 
 def parameters(scenario: Scenario) -> np.ndarray:
     """The scenario's numbers as the compiled loop's parameter vector."""
@@ -127,10 +145,10 @@ def parameters(scenario: Scenario) -> np.ndarray:
 # columns of the per-customer state arrays (one row per customer)
 LAM, MU, NU, REVENUE, CLOCK_O, CLOCK_C, CLOCK_R, DREVENUE = range(8)  # float state
 ORDERS, COHORT, SOURCE = range(3)  # integer state; SOURCE is the NEW_* row of the arrival
-# (NEW_PAID .. NEW_SCHEDULED equal splitsim.engines.measures.PAID .. SCHEDULED), BASE for the base
-# last_order and alive are separate contiguous arrays: the month-start pass scans them
-# over every customer, and a scan of one field of a row-per-customer array would read a
-# whole cache line per customer
+# (NEW_PAID .. NEW_SCHEDULED equal splitsim.engines.measures.PAID .. SCHEDULED), BASE for
+# the base. last_order and alive are separate contiguous arrays: the month-start pass
+# scans them over every customer, and a scan of one field of a row-per-customer array
+# would read a whole cache line per customer.
 
 
 @njit(cache=True, inline="always")
@@ -141,47 +159,48 @@ def _draw_rate(g, fixed, shape, rate):
 
 
 @njit(cache=True, inline="always")
-def _order(k, t, first, factor, j, g, par, fs, ist, last_order, alive, rec_i, rec_f, binned,
-           bin_width, disc):  # fmt: skip
+def _order(k, t, first, factor, month, g, par, people, books, replay):
     """Customer k orders at time t; return False if a service failure made it leave."""
+    fs, j = people.fs, month.j
     if par[P_LOGNORMAL] > 0.5:
         value = g.lognormal(par[P_LOG_MU], par[P_LOG_SIGMA])
     else:
         value = g.gamma(par[P_GG_P], 1.0 / fs[k, NU])
     value *= factor
-    ist[k, ORDERS] += 1
-    last_order[k] = t
+    people.ist[k, ORDERS] += 1
+    people.last_order[k] = t
     fs[k, REVENUE] += value
-    fs[k, DREVENUE] += value * disc
+    fs[k, DREVENUE] += value * month.disc
     if first:
-        rec_i[FIRST_N, j] += 1
-        rec_f[FIRST_REV, j] += value
+        books.rec_i[FIRST_N, j] += 1
+        books.rec_f[FIRST_REV, j] += value
     else:
-        rec_i[REPEAT_N, j] += 1
-        rec_f[REPEAT_REV, j] += value
+        books.rec_i[REPEAT_N, j] += 1
+        books.rec_f[REPEAT_REV, j] += value
+        binned = books.binned
         if len(binned) > 0:  # repeat orders in fine reporting bins (backtests: weeks)
-            b = int(t // bin_width)
+            b = int(t // replay.bin_width)
             if 0 <= b < len(binned):
                 binned[b] += 1
     if par[P_P_FAIL] > 0.0 and g.random() < par[P_P_FAIL]:
-        rec_i[FAILED_N, j] += 1
+        books.rec_i[FAILED_N, j] += 1
         if g.random() < par[P_P_LEAVE]:
-            rec_i[CHURN_FAIL, j] += 1
-            alive[k] = False
+            books.rec_i[CHURN_FAIL, j] += 1
+            people.alive[k] = False
             return False
     return True
 
 
 @njit(cache=True, inline="always")
-def _live_month(k, start, end, lam_e, mu_e, rho, j, repeat_value, g_orders, g_ref, par, fs, ist,
-                last_order, alive, rec_i, rec_f, ref_times, nref, binned,
-                bin_width, disc):  # fmt: skip
-    """Customer k lives from ``start`` to ``end`` at constant rates; return referral count.
+def _live_month(k, start, lam_e, mu_e, rho, month, streams, par, people, books, replay, nref):
+    """Customer k lives from ``start`` to the month end at constant rates; return referrals.
 
     The clocks hold unit-rate exponential budgets: a clock of rate q fires after
     budget / q; what is left at the month end carries over (see the module docstring).
     Returns -1 when the referral buffer is full.
     """
+    fs, end = people.fs, month.end
+    ref_times = books.ref_times
     now = start
     while True:
         d_o = fs[k, CLOCK_O] / lam_e if lam_e > 0.0 else np.inf
@@ -197,27 +216,27 @@ def _live_month(k, start, end, lam_e, mu_e, rho, j, repeat_value, g_orders, g_re
             return nref
         now += dt
         if dt == d_c:
-            alive[k] = False
-            rec_i[CHURN_NAT, j] += 1
+            people.alive[k] = False
+            books.rec_i[CHURN_NAT, month.j] += 1
             return nref
         if dt == d_o:
-            if not _order(k, now, False, repeat_value, j, g_orders, par, fs, ist, last_order,
-                          alive, rec_i, rec_f, binned, bin_width, disc):  # fmt: skip
+            if not _order(k, now, False, month.repeat_value, month, streams.orders, par,
+                          people, books, replay):  # fmt: skip
                 return nref
-            fs[k, CLOCK_O] = g_orders.exponential(1.0)
+            fs[k, CLOCK_O] = streams.orders.exponential(1.0)
         else:
             if nref == len(ref_times):
                 return -1
             ref_times[nref] = now
             nref += 1
-            fs[k, CLOCK_R] = g_ref.exponential(1.0)
+            fs[k, CLOCK_R] = streams.referral_times.exponential(1.0)
 
 
 @njit(cache=True)
-def _arrivals(times, source_var, g_traits, j, m, first_value, repeat_value, lam_f, mu_f, n,
-              g_orders, g_churn, g_ref, par, fs, ist, last_order, alive, rec_i, rec_f,
-              ref_times, cohort_count, binned, bin_width, disc):  # fmt: skip
-    """Bring in one source's arrivals of month j (sorted times); return the new n or -1."""
+def _arrivals(times, source_var, g_traits, month, n, streams, par, people, books, replay):
+    """Bring in one source's arrivals of the month (sorted times); return the new n or -1."""
+    fs, ist = people.fs, people.ist
+    j = month.j
     for t in times:
         if n == fs.shape[0]:
             return -1
@@ -231,80 +250,82 @@ def _arrivals(times, source_var, g_traits, j, m, first_value, repeat_value, lam_
         )
         fs[k, REVENUE] = 0.0
         fs[k, DREVENUE] = 0.0
-        alive[k] = True
+        people.alive[k] = True
         ist[k, ORDERS] = 0
         ist[k, COHORT] = j
         ist[k, SOURCE] = source_var
-        rec_i[source_var, j] += 1
-        if not _order(k, t, True, first_value, j, g_orders, par, fs, ist, last_order, alive,
-                      rec_i, rec_f, binned, bin_width, disc):  # fmt: skip
+        books.rec_i[source_var, j] += 1
+        if not _order(k, t, True, month.first_value, month, streams.orders, par, people, books,
+                      replay):  # fmt: skip
             continue  # left after a failed first order: never counted as alive
-        fs[k, CLOCK_O] = g_orders.exponential(1.0)
-        fs[k, CLOCK_C] = g_churn.exponential(1.0)
-        fs[k, CLOCK_R] = g_ref.exponential(1.0)
+        fs[k, CLOCK_O] = streams.orders.exponential(1.0)
+        fs[k, CLOCK_C] = streams.churn.exponential(1.0)
+        fs[k, CLOCK_R] = streams.referral_times.exponential(1.0)
         # arrivals refer from the next month on
-        _live_month(k, t, m + 1.0, fs[k, LAM] * lam_f, fs[k, MU] * mu_f, 0.0, j, repeat_value,
-                    g_orders, g_ref, par, fs, ist, last_order, alive, rec_i, rec_f, ref_times,
-                    0, binned, bin_width, disc)  # fmt: skip
-        if alive[k]:
-            cohort_count[j + 1] += 1
+        _live_month(k, t, fs[k, LAM] * month.lam_f, fs[k, MU] * month.mu_f, 0.0, month, streams,
+                    par, people, books, replay, 0)  # fmt: skip
+        if people.alive[k]:
+            books.cohort_count[j + 1] += 1
     return n
 
 
 @njit(cache=True)
-def _run_months(first_month, budgets, shares, par, season_rate, season_first, season_repeat,
-                fs, ist, last_order, alive, n, acquired, g_paid_t, g_paid_tr, g_org_t, g_org_tr,
-                g_ref_t, g_ref_tr, g_sched_tr, g_orders, g_churn, rec_i, rec_f, cohort_alive,
-                ref_times, cohort_count, scheduled, binned, bin_width):  # fmt: skip
+def _month_start(j, m, budget, share, n, acquired, par, season, people, books):
+    """Take month m's budget decision, record it, and return the month's conditions.
+
+    Reads and holds everything that couples customers (targeted base, market room,
+    calendar); returns (Month, room, acquisition spend).
+    """
+    oldest = m - par[P_RECENCY]
+    targeted = 0
+    for k in range(n):
+        if people.last_order[k] >= oldest:
+            targeted += 1
+    disc = par[P_DISCOUNT] ** (j + 1)  # the month's cash falls at its end
+    acquisition_budget, retention_budget = kernels.split_budget(budget, share)
+    acquisition, c, charged, unspent = kernels.month_spend(
+        acquisition_budget, retention_budget, targeted, par[P_C_MAX],
+        par[P_UNSPENT_TO_ACQ] > 0.5,
+    )  # fmt: skip
+    uplift = kernels.purchase_multiplier(c, par[P_U_MAX], par[P_C_U])
+    hazard = kernels.hazard_multiplier(c, par[P_V_MAX], par[P_C_V], par[P_C_F], par[P_K_F])
+    cal = kernels.calendar_index(int(par[P_START_MONTH]), m)
+    season_rate, season_first, season_repeat = season
+    month = Month(
+        j, float(m), m + 1.0, uplift * season_rate[cal], hazard, season_first[cal],
+        par[P_REPEAT_FACTOR] * season_repeat[cal], disc,
+    )  # fmt: skip
+    room = kernels.market_room(float(acquired), par[P_MARKET])
+    rec_i, rec_f = books.rec_i, books.rec_f
+    rec_i[TARGETED, j] = targeted
+    rec_f[SPEND_PC, j] = c
+    rec_f[ACQ_SPEND, j] = acquisition
+    rec_f[RET_SPEND, j] = charged
+    rec_f[RET_UNSPENT, j] = unspent
+    rec_f[EFF_SPLIT, j] = kernels.effective_split(acquisition, charged)
+    rec_f[MARGINAL_CAC, j] = kernels.marginal_paid_cost(
+        acquisition, par[P_CEILING], par[P_CAC0], room
+    )
+    return month, room, acquisition
+
+
+@njit(cache=True)
+def _run_months(first_month, budgets, shares, par, season, people, n, acquired, streams, books,
+                replay):  # fmt: skip
     """Simulate len(budgets) months from ``first_month``; return (n, acquired) or (-1, 0)."""
-    months = len(budgets)
-    for j in range(months):
+    fs, ist, alive = people.fs, people.ist, people.alive
+    rec_i, rec_f, cohort_count = books.rec_i, books.rec_f, books.cohort_count
+    scheduled = replay.scheduled
+    for j in range(len(budgets)):
         m = first_month + j
-        # month start: read and hold everything that couples customers
-        oldest = m - par[P_RECENCY]
-        targeted = 0
-        for k in range(n):
-            if last_order[k] >= oldest:
-                targeted += 1
-        disc = par[P_DISCOUNT] ** (j + 1)  # the month's cash falls at its end
-        acquisition = (1.0 - shares[j]) * budgets[j]
-        retention = shares[j] * budgets[j]
-        c = min(retention / targeted, par[P_C_MAX]) if targeted > 0 else 0.0
-        charged = c * targeted
-        unspent = 0.0
-        if targeted <= 0 or c >= par[P_C_MAX]:  # only the cap (or no one) leaves money
-            unspent = max(0.0, retention - charged)
-        if par[P_UNSPENT_TO_ACQ] > 0.5:
-            acquisition += unspent
-        uplift = 1.0 + par[P_U_MAX] * -math.expm1(-c / par[P_C_U])
-        care = 1.0 - par[P_V_MAX] * -math.expm1(-c / par[P_C_V])
-        fatigue = 1.0 + par[P_K_F] * max(0.0, c - par[P_C_F]) / par[P_C_F]
-        cal = (int(par[P_START_MONTH]) - 1 + m) % 12
-        lam_f = uplift * season_rate[cal]
-        mu_f = care * fatigue
-        first_value = season_first[cal]
-        repeat_value = par[P_REPEAT_FACTOR] * season_repeat[cal]
-        market_acquired = min(1.0, acquired / par[P_MARKET]) if par[P_MARKET] > 0.0 else 0.0
-        room = 1.0 - market_acquired
-        rec_i[TARGETED, j] = targeted
-        rec_f[SPEND_PC, j] = c
-        rec_f[ACQ_SPEND, j] = acquisition
-        rec_f[RET_SPEND, j] = charged
-        rec_f[RET_UNSPENT, j] = unspent
-        spent = acquisition + charged
-        rec_f[EFF_SPLIT, j] = charged / spent if spent > 0.0 else np.nan
-        if room > 0.0:
-            rec_f[MARGINAL_CAC, j] = (
-                par[P_CAC0] * math.exp(min(acquisition / (par[P_CEILING] * par[P_CAC0]), 700.0))
-                / room
-            )
-        else:
-            rec_f[MARGINAL_CAC, j] = np.inf
-        paid_mean = (
-            room * par[P_CEILING] * -math.expm1(-acquisition / (par[P_CEILING] * par[P_CAC0]))
+        month, room, acquisition = _month_start(
+            j, m, budgets[j], shares[j], n, acquired, par, season, people, books
         )
-        paid_times = m + np.sort(g_paid_t.random(g_paid_t.poisson(paid_mean)))
-        organic_times = m + np.sort(g_org_t.random(g_org_t.poisson(par[P_ORGANIC] * room)))
+        paid_mean = kernels.paid_arrival_mean(acquisition, par[P_CEILING], par[P_CAC0], room)
+        g = streams.paid_times
+        paid_times = m + np.sort(g.random(g.poisson(paid_mean)))
+        g = streams.organic_times
+        organic_times = m + np.sort(g.random(g.poisson(par[P_ORGANIC] * room)))
 
         # the customers active at the month start live through the month
         nref = 0
@@ -313,43 +334,34 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
                 continue
             rho = 0.0
             if ist[k, COHORT] < j:
-                rho = (
-                    par[P_RHO]
-                    * room
-                    * (
-                        1.0
-                        + par[P_BOOST] * min(ist[k, ORDERS], par[P_LOYALTY_K]) / par[P_LOYALTY_K]
-                    )
+                rho = kernels.referral_rate(
+                    ist[k, ORDERS], par[P_RHO], room, par[P_BOOST], par[P_LOYALTY_K]
                 )
-            lam_e = fs[k, LAM] * lam_f
-            mu_e = fs[k, MU] * mu_f
+            lam_e = fs[k, LAM] * month.lam_f
+            mu_e = fs[k, MU] * month.mu_f
             # most customer-months see no event: carry the clocks over without a call
             if fs[k, CLOCK_O] >= lam_e and fs[k, CLOCK_C] >= mu_e and fs[k, CLOCK_R] >= rho:
                 fs[k, CLOCK_O] -= lam_e
                 fs[k, CLOCK_C] -= mu_e
                 fs[k, CLOCK_R] -= rho
                 continue
-            nref = _live_month(k, float(m), m + 1.0, lam_e, mu_e, rho, j, repeat_value, g_orders,
-                               g_ref_t, par, fs, ist, last_order, alive, rec_i, rec_f,
-                               ref_times, nref, binned, bin_width, disc)  # fmt: skip
+            nref = _live_month(k, float(m), lam_e, mu_e, rho, month, streams, par, people, books,
+                               replay, nref)  # fmt: skip
             if nref < 0:
                 return -1, 0
             if not alive[k]:
                 cohort_count[ist[k, COHORT] + 1] -= 1
 
         # the month's new customers, each source in arrival order
-        referral_times = np.sort(ref_times[:nref])
+        referral_times = np.sort(books.ref_times[:nref])
         first_due = np.searchsorted(scheduled, m)
         due = scheduled[first_due : np.searchsorted(scheduled, m + 1.0)]
-        for times, var, g_traits in ((paid_times, NEW_PAID, g_paid_tr),
-                                     (organic_times, NEW_ORGANIC, g_org_tr),
-                                     (referral_times, NEW_REFERRAL, g_ref_tr),
-                                     (due, NEW_SCHEDULED, g_sched_tr)):  # fmt: skip
+        for times, var, g_traits in ((paid_times, NEW_PAID, streams.paid_traits),
+                                     (organic_times, NEW_ORGANIC, streams.organic_traits),
+                                     (referral_times, NEW_REFERRAL, streams.referral_traits),
+                                     (due, NEW_SCHEDULED, streams.scheduled_traits)):  # fmt: skip
             before = n
-            n = _arrivals(times, var, g_traits, j, float(m), first_value, repeat_value, lam_f,
-                          mu_f, n, g_orders, g_churn, g_ref_t, par, fs, ist, last_order, alive,
-                          rec_i, rec_f, ref_times, cohort_count, binned, bin_width,
-                          disc)  # fmt: skip
+            n = _arrivals(times, var, g_traits, month, n, streams, par, people, books, replay)
             if n < 0:
                 return -1, 0
             acquired += n - before
@@ -358,7 +370,7 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
         # (alive counts by cohort are kept up to date at every arrival and loss)
         alive_count = 0
         for c in range(len(cohort_count)):
-            cohort_alive[c, j] = cohort_count[c]
+            books.cohort_alive[c, j] = cohort_count[c]
             alive_count += cohort_count[c]
         rec_i[ALIVE, j] = alive_count
         rec_f[CONTRIB, j] = par[P_MARGIN] * (rec_f[FIRST_REV, j] + rec_f[REPEAT_REV, j])
@@ -369,63 +381,64 @@ def _run_months(first_month, budgets, shares, par, season_rate, season_first, se
 class _Run:
     """Customer state and books of one run of the compiled loop."""
 
-    def __init__(self, capacity: int, months: int, base: CustomerBase, gens: dict):
+    def __init__(self, capacity: int, months: int, base: CustomerBase, gens: dict, bins: int):
         n0 = base.size
         # rows past the base are filled in full when a customer arrives
-        self.fs = np.empty((capacity, 8))
-        self.last_order = np.empty(capacity)
-        self.alive = np.empty(capacity, np.bool_)
-        self.ist = np.empty((capacity, 3), np.int64)
-        self.fs[:n0, LAM], self.fs[:n0, MU], self.fs[:n0, NU] = (
+        fs = np.empty((capacity, 8))
+        ist = np.empty((capacity, 3), np.int64)
+        fs[:n0, LAM], fs[:n0, MU], fs[:n0, NU] = (
             base.purchase_rate,
             base.churn_hazard,
             base.spend_scale,
         )
-        self.fs[:n0, REVENUE] = 0.0
-        self.fs[:n0, DREVENUE] = 0.0
-        self.ist[:n0, SOURCE] = BASE
-        self.last_order[:n0] = base.last_order
-        self.ist[:n0, ORDERS] = base.orders
-        self.ist[:n0, COHORT] = -1
-        self.alive[:n0] = base.alive
+        fs[:n0, REVENUE] = 0.0
+        fs[:n0, DREVENUE] = 0.0
+        last_order = np.empty(capacity)
+        last_order[:n0] = base.last_order
+        ist[:n0, ORDERS] = base.orders
+        ist[:n0, COHORT] = -1
+        ist[:n0, SOURCE] = BASE
+        alive = np.empty(capacity, np.bool_)
+        alive[:n0] = base.alive
         # the base's clocks start afresh (memoryless), one draw per clock and stream
         alive_idx = np.flatnonzero(base.alive)
         for row, name in ((CLOCK_O, "orders"), (CLOCK_C, "churn"), (CLOCK_R, "referral_times")):
-            self.fs[alive_idx, row] = gens[name].exponential(1.0, len(alive_idx))
-        self.rec_i = np.zeros((len(INT_VARS), months), np.int64)
-        self.rec_f = np.zeros((len(FLOAT_VARS), months))
-        self.cohort_alive = np.zeros((months + 1, months), np.int64)
-        self.cohort_count = np.zeros(months + 1, np.int64)  # alive now, by cohort
-        self.cohort_count[0] = len(alive_idx)
-        self.ref_times = np.empty(max(1024, capacity // 4))
+            fs[alive_idx, row] = gens[name].exponential(1.0, len(alive_idx))
+        self.people = People(fs, ist, last_order, alive)
+        cohort_count = np.zeros(months + 1, np.int64)  # alive now, by cohort
+        cohort_count[0] = len(alive_idx)
+        self.books = Books(
+            rec_i=np.zeros((len(INT_VARS), months), np.int64),
+            rec_f=np.zeros((len(FLOAT_VARS), months)),
+            cohort_alive=np.zeros((months + 1, months), np.int64),
+            cohort_count=cohort_count,
+            ref_times=np.empty(max(1024, capacity // 4)),
+            binned=np.zeros(bins, np.int64),
+        )
+        self.streams = Streams(*(gens[name] for name in Streams._fields))
 
 
-def _run(scenario, par, streams, first_month, months, share, base, replay=None):
+def _run(scenario, par, streams, first_month, months, share, base, replay=None) -> _Run:
     """Run the compiled loop, growing the arrays (and starting again) if they overflow."""
     scheduled = np.zeros(0) if replay is None else np.asarray(replay.arrival_times, float)
     bin_width = 1.0 if replay is None else float(replay.bin_width)
+    bins = 0 if replay is None else replay.bins
     budgets, shares = np.array(
         [monthly_budget(scenario, first_month + j, share) for j in range(months)]
     ).T.reshape(2, months)
     season = scenario.customers.seasonality
-    seasonal = [np.array(x, float) for x in (season.order_rate, season.first_order_value,
-                                               season.repeat_order_value)]  # fmt: skip
-    paid_mean = paid_arrival_mean(
-        budgets.max(), scenario.acquisition.ceiling, scenario.acquisition.cac0
+    seasonal = tuple(np.array(x, float) for x in (season.order_rate, season.first_order_value,
+                                                   season.repeat_order_value))  # fmt: skip
+    paid_mean = kernels.paid_arrival_mean(
+        float(budgets.max()), scenario.acquisition.ceiling, scenario.acquisition.cac0, 1.0
     )
     expected = (paid_mean + scenario.acquisition.organic_rate) * months
     capacity = int(base.size + 1.5 * expected + len(scheduled) + 1024)
     while True:
-        gens = streams.fresh()
-        run = _Run(capacity, months, base, gens)
-        run.binned = np.zeros(0 if replay is None else replay.bins, np.int64)
+        run = _Run(capacity, months, base, streams.fresh(), bins)
         n, acquired = _run_months(
-            first_month, budgets, shares, par, *seasonal, run.fs, run.ist, run.last_order,
-            run.alive, base.size,
-            base.acquired, gens["paid_times"], gens["paid_traits"], gens["organic_times"],
-            gens["organic_traits"], gens["referral_times"], gens["referral_traits"],
-            gens["scheduled_traits"], gens["orders"], gens["churn"], run.rec_i, run.rec_f,
-            run.cohort_alive, run.ref_times, run.cohort_count, scheduled, run.binned, bin_width,
+            first_month, budgets, shares, par, seasonal, run.people, base.size, base.acquired,
+            run.streams, run.books, Replay(scheduled, bin_width),
         )  # fmt: skip
         if n != CAPACITY_EXCEEDED:
             run.n, run.acquired = n, acquired
@@ -433,75 +446,66 @@ def _run(scenario, par, streams, first_month, months, share, base, replay=None):
         capacity *= 2
 
 
-def initial_base(scenario: Scenario, seeds: ReplicateSeeds, par=None) -> CustomerBase:
+# -- the engine interface (splitsim.engines.base) ------------------------------------------
+def prepare(scenario: Scenario) -> np.ndarray:
+    """What the engine reuses for every replicate of ``scenario``: its parameter vector."""
+    return parameters(scenario)
+
+
+def initial_base(scenario: Scenario, seeds: ReplicateSeeds, prepared=None) -> CustomerBase:
     """The customers at time 0: none, a fresh draw, or the survivors of a warm-up."""
     base = scenario.initial_base
     if base.kind == "none":
         return CustomerBase.empty()
     if base.kind == "fresh":
         return fresh_base(seeds.generators(WARMUP)["base_traits"], scenario.customers, base.count)
-    par = parameters(scenario) if par is None else par
+    par = parameters(scenario) if prepared is None else prepared
     run = _run(scenario, par, ReusableStreams(seeds, WARMUP), -base.months, base.months,
                base.retention_share, CustomerBase.empty())  # fmt: skip
-    n = run.n
+    n, fs, ist = run.n, run.people.fs, run.people.ist
     return CustomerBase(
-        purchase_rate=run.fs[:n, LAM].copy(),
-        churn_hazard=run.fs[:n, MU].copy(),
-        spend_scale=run.fs[:n, NU].copy(),
-        orders=run.ist[:n, ORDERS].copy(),
-        last_order=run.last_order[:n].copy(),
-        alive=run.alive[:n].copy(),
+        purchase_rate=fs[:n, LAM].copy(),
+        churn_hazard=fs[:n, MU].copy(),
+        spend_scale=fs[:n, NU].copy(),
+        orders=ist[:n, ORDERS].copy(),
+        last_order=run.people.last_order[:n].copy(),
+        alive=run.people.alive[:n].copy(),
         acquired=run.acquired,
     )
 
 
-def simulate(scenario: Scenario, retention_share: float, seeds: ReplicateSeeds,
-             base: CustomerBase, par=None, streams=None,
-             replay: CohortReplay | None = None) -> Outcome:  # fmt: skip
+def simulate(
+    scenario: Scenario,
+    retention_share: float,
+    base: CustomerBase,
+    streams: ReusableStreams,
+    prepared=None,
+    replay: CohortReplay | None = None,
+) -> Outcome:
     """One replicate of the horizon at one split, from a given base (see :func:`initial_base`).
 
-    ``streams`` (a :class:`ReusableStreams` of ``seeds``' main phase) saves re-seeding
-    when one replicate runs at many splits; the draws are the same either way.
+    ``streams`` are the replicate's main-phase streams, rewound for each split.
+    ``replay`` adds scheduled arrivals and counts repeat orders in fine bins (backtests).
     """
-    par = parameters(scenario) if par is None else par
-    streams = ReusableStreams(seeds, MAIN) if streams is None else streams
+    par = parameters(scenario) if prepared is None else prepared
     horizon = scenario.horizon_months
     run = _run(scenario, par, streams, 0, horizon, retention_share, base, replay)
-    n = run.n
-    record = {name: run.rec_i[i].astype(VARIABLES[name].dtype) for i, name in enumerate(INT_VARS)}
-    record.update({name: run.rec_f[i] for i, name in enumerate(FLOAT_VARS)})
-    record["cohort_alive"] = run.cohort_alive.astype(VARIABLES["cohort_alive"].dtype)
+    n, people, books = run.n, run.people, run.books
+    record = {name: books.rec_i[i].astype(VARIABLES[name].dtype) for i, name in enumerate(INT_VARS)}
+    record.update({name: books.rec_f[i] for i, name in enumerate(FLOAT_VARS)})
+    record["cohort_alive"] = books.cohort_alive.astype(VARIABLES["cohort_alive"].dtype)
     customers = HorizonCustomers(
-        purchase_rate=run.fs[:n, LAM],
-        churn_hazard=run.fs[:n, MU],
-        spend_scale=run.fs[:n, NU],
-        last_order=run.last_order[:n],
-        alive=run.alive[:n],
-        revenue=run.fs[:n, REVENUE],
-        discounted_revenue=run.fs[:n, DREVENUE],
-        arrival_month=run.ist[:n, COHORT],
-        source=run.ist[:n, SOURCE],
+        purchase_rate=people.fs[:n, LAM],
+        churn_hazard=people.fs[:n, MU],
+        spend_scale=people.fs[:n, NU],
+        last_order=people.last_order[:n],
+        alive=people.alive[:n],
+        revenue=people.fs[:n, REVENUE],
+        discounted_revenue=people.fs[:n, DREVENUE],
+        arrival_month=people.ist[:n, COHORT],
+        source=people.ist[:n, SOURCE],
     )
     outcome = finish_outcome(scenario, record, customers)
     if replay is not None:
-        outcome.repeat_orders_binned = run.binned
+        outcome.repeat_orders_binned = books.binned
     return outcome
-
-
-def simulate_cell(scenario: Scenario, splits: Sequence[float], replicates: Sequence[int],
-                  root_seed: int, warmup_scenario: Scenario | None = None,
-                  ) -> dict[str, np.ndarray]:  # fmt: skip
-    """Every split for each replicate, the warm-up once per replicate; dims (split, replicate, ...).
-
-    The warm-up runs under ``warmup_scenario`` (default: ``scenario``).
-    """
-    par = parameters(scenario)
-    warmup = scenario if warmup_scenario is None else warmup_scenario
-    warmup_par = par if warmup is scenario else parameters(warmup)
-    outcomes = []
-    for k in replicates:
-        seeds = ReplicateSeeds(root_seed, k)
-        base = initial_base(warmup, seeds, warmup_par)
-        streams = ReusableStreams(seeds, MAIN)
-        outcomes.append([simulate(scenario, s, seeds, base, par, streams) for s in splits])
-    return stack(outcomes)

@@ -1,6 +1,10 @@
-"""Response curves: how money, loyalty and the calendar move the model's rates.
+"""The model's formulas, each written once as a compiled scalar function (numba).
 
-Pure functions of scalars (or arrays), shared by both engines so they stay twins.
+The fast engine's loop inlines them; the SimPy reference engine calls the same compiled
+functions from Python once a month; the terminal value and the summary's economics use
+them too. A formula changed here changes both engines: nothing is typed twice.
+Every function takes and returns plain floats (or ints); units are in the docstrings.
+The equations are those of docs/model.md.
 """
 
 from __future__ import annotations
@@ -9,42 +13,98 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 
-def paid_arrival_mean(
-    acquisition_spend: float, ceiling: float, cac0: float, market_acquired: float = 0.0
-) -> float:
-    """Mean paid new customers in a month: (1 - f) N_max (1 - exp(-A / (N_max CAC_0))).
+@njit(cache=True, inline="always")
+def split_budget(budget, retention_share):
+    """(A_m, R_m) = ((1 - s) B, s B), currency per month."""
+    return (1.0 - retention_share) * budget, retention_share * budget
 
-    Parameters
-    ----------
-    acquisition_spend : A, currency per month.
-    ceiling : N_max, customers per month.
-    cac0 : CAC_0, currency per customer (cost of the cheapest customers).
-    market_acquired : f, share of a finite market already acquired (0 without one).
+
+@njit(cache=True, inline="always")
+def month_spend(acquisition_budget, retention_budget, targeted, max_spend, to_acquisition):
+    """The month's money after the per-customer cap, currency per month.
+
+    c = min(R / N_target, c_max) (0 when no one is targeted); charged = c N_target; only
+    the cap (or an empty targeted base) leaves money unspent, which goes to acquisition
+    when ``to_acquisition``. Returns (acquisition spend, c, retention charged, unspent).
     """
-    room = max(0.0, 1.0 - market_acquired)
+    c = min(retention_budget / targeted, max_spend) if targeted > 0 else 0.0
+    charged = c * targeted
+    unspent = 0.0
+    # R / N * N may differ from R by a rounding error, which is not money left over
+    if targeted <= 0 or c >= max_spend:
+        unspent = max(0.0, retention_budget - charged)
+    acquisition = acquisition_budget + unspent if to_acquisition else acquisition_budget
+    return acquisition, c, charged, unspent
+
+
+@njit(cache=True, inline="always")
+def effective_split(acquisition_spend, retention_charged):
+    """Retention spend over total spend (share); NaN when nothing is spent."""
+    spent = acquisition_spend + retention_charged
+    return retention_charged / spent if spent > 0.0 else np.nan
+
+
+@njit(cache=True, inline="always")
+def purchase_multiplier(spend_per_customer, uplift_max, uplift_scale):
+    """Reminders: u(c) = 1 + U_max (1 - exp(-c / c_U)) (ratio)."""
+    return 1.0 + uplift_max * -math.expm1(-spend_per_customer / uplift_scale)
+
+
+@njit(cache=True, inline="always")
+def hazard_multiplier(spend_per_customer, care_max, care_scale, fatigue_threshold, fatigue_slope):
+    """Care times fatigue: h(c) = (1 - V_max (1 - e^(-c / c_V))) (1 + k_F max(0, c - c_F) / c_F)."""
+    c = spend_per_customer
+    care = 1.0 - care_max * -math.expm1(-c / care_scale)
+    fatigue = 1.0 + fatigue_slope * max(0.0, c - fatigue_threshold) / fatigue_threshold
+    return care * fatigue
+
+
+@njit(cache=True, inline="always")
+def market_room(acquired, market_size):
+    """1 - f: the share of a finite market not yet acquired (1 without a market size)."""
+    f = min(1.0, acquired / market_size) if market_size > 0.0 else 0.0
+    return 1.0 - f
+
+
+@njit(cache=True, inline="always")
+def paid_arrival_mean(acquisition_spend, ceiling, cac0, room):
+    """n(A) = (1 - f) N_max (1 - exp(-A / (N_max CAC_0))), paid customers a month."""
     return room * ceiling * -math.expm1(-acquisition_spend / (ceiling * cac0))
 
 
-def marginal_paid_cost(
-    acquisition_spend: float, ceiling: float, cac0: float, market_acquired: float = 0.0
-) -> float:
-    """Marginal cost of a paid customer, 1 / n'(A) = CAC_0 exp(A / (N_max CAC_0)) / (1 - f).
-
-    Currency per customer; infinite when the market is used up (f = 1).
-    """
-    room = max(0.0, 1.0 - market_acquired)
-    if room == 0.0:
-        return math.inf
+@njit(cache=True, inline="always")
+def marginal_paid_cost(acquisition_spend, ceiling, cac0, room):
+    """1 / n'(A) = CAC_0 exp(A / (N_max CAC_0)) / (1 - f), currency per customer (inf at f = 1)."""
+    if room <= 0.0:
+        return np.inf
     return cac0 * math.exp(min(acquisition_spend / (ceiling * cac0), 700.0)) / room
 
 
-def referral_multiplier(orders, loyalty_boost: float, loyalty_orders: int):
-    """Loyalty factor of the referral rate: 1 + boost * min(k, K) / K (FACTS F12)."""
-    return 1.0 + loyalty_boost * np.minimum(orders, loyalty_orders) / loyalty_orders
+@njit(cache=True, inline="always")
+def referral_rate(orders, rho, room, loyalty_boost, loyalty_orders):
+    """rho (1 - f) (1 + boost min(k, K) / K): referrals a month of a customer with k orders."""
+    return rho * room * (1.0 + loyalty_boost * min(orders, loyalty_orders) / loyalty_orders)
 
 
+@njit(cache=True)
+def referral_rates(orders, rho, room, loyalty_boost, loyalty_orders):
+    """:func:`referral_rate` of every customer, dims (customer,)."""
+    out = np.empty(len(orders))
+    for k in range(len(orders)):
+        out[k] = referral_rate(orders[k], rho, room, loyalty_boost, loyalty_orders)
+    return out
+
+
+@njit(cache=True, inline="always")
+def calendar_index(start_month, month):
+    """0-based calendar month (0 = January) of model month ``month`` (negative in warm-up)."""
+    return (start_month - 1 + month) % 12
+
+
+# -- for Python callers: the same kernels, fed from a scenario's sections ----------------------
 @dataclass(frozen=True)
 class RetentionEffects:
     """The month's effects of retention spend on every active customer."""
@@ -55,64 +115,21 @@ class RetentionEffects:
 
 
 def retention_effects(spend_per_customer: float, retention) -> RetentionEffects:
-    """Effects of spending ``c`` a month per targeted customer under ``retention`` settings.
-
-    Reminders: lambda (1 + U_max (1 - exp(-c / c_U))); care: mu (1 - V_max (1 - exp(-c / c_V)));
-    fatigue (FACTS F18): mu further times 1 + k_F max(0, c - c_F) / c_F.
-    """
-    c = spend_per_customer
-    uplift = 1.0 + retention.uplift_max * -math.expm1(-c / retention.uplift_scale)
-    care = 1.0 - retention.care_max * -math.expm1(-c / retention.care_scale)
-    fatigue = (
-        1.0
-        + retention.fatigue_slope
-        * max(0.0, c - retention.fatigue_threshold)
-        / retention.fatigue_threshold
+    """Effects of spending ``c`` a month per targeted customer under ``retention`` settings."""
+    c = float(spend_per_customer)
+    return RetentionEffects(
+        c,
+        purchase_multiplier(c, retention.uplift_max, retention.uplift_scale),
+        hazard_multiplier(
+            c,
+            retention.care_max,
+            retention.care_scale,
+            retention.fatigue_threshold,
+            retention.fatigue_slope,
+        ),
     )
-    return RetentionEffects(c, uplift, care * fatigue)
-
-
-def spend_per_customer(retention_budget: float, targeted: int, max_spend: float) -> float:
-    """c_m = min(R_m / N_target, c_max); 0 when no one is targeted."""
-    if targeted <= 0:
-        return 0.0
-    return min(retention_budget / targeted, max_spend)
-
-
-@dataclass(frozen=True)
-class MonthSpend:
-    """A month's money after the retention cap: what is spent where (currency per month)."""
-
-    acquisition: float  # acquisition spend, including retention money moved to it
-    spend_per_customer: float  # c, per targeted customer
-    retention_charged: float  # c * N_target
-    retention_unspent: float  # what the cap (or no one to target) left of R_m
-
-    @property
-    def effective_split(self) -> float:
-        """Retention spend charged over total spend charged (NaN when nothing is spent)."""
-        total = self.acquisition + self.retention_charged
-        return self.retention_charged / total if total > 0 else math.nan
-
-
-def month_spend(
-    acquisition_budget: float,
-    retention_budget: float,
-    targeted: int,
-    max_spend: float,
-    unspent_to_acquisition: bool,
-) -> MonthSpend:
-    """Apply the per-customer cap to R_m; move what it leaves to acquisition if asked."""
-    c = spend_per_customer(retention_budget, targeted, max_spend)
-    charged = c * targeted
-    # only the cap (or no one to target) leaves money; R / N * N may differ from R by a
-    # rounding error, which is not money left over
-    capped = targeted <= 0 or c >= max_spend
-    unspent = max(0.0, retention_budget - charged) if capped else 0.0
-    acquisition = acquisition_budget + unspent if unspent_to_acquisition else acquisition_budget
-    return MonthSpend(acquisition, c, charged, unspent)
 
 
 def calendar_month(start_month: int, month: int) -> int:
     """Calendar month (1..12) of model month ``month`` (negative in the warm-up)."""
-    return (start_month - 1 + month) % 12 + 1
+    return int(calendar_index(start_month, month)) + 1

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
 from splitsim.engines.terminal_value import Continuation, terminal_values
 from splitsim.model.economics import monthly_discount_factor, npv
 from splitsim.model.outcome import Outcome

@@ -13,14 +13,9 @@ import math
 
 import numpy as np
 import simpy
-from splitsim.engines.kernels import (
-    calendar_month,
-    marginal_paid_cost,
-    month_spend,
-    paid_arrival_mean,
-    referral_multiplier,
-    retention_effects,
-)
+
+from splitsim.engines import kernels
+from splitsim.engines.kernels import retention_effects
 from splitsim.engines.measures import (
     BASE,
     ORGANIC,
@@ -34,9 +29,10 @@ from splitsim.model.economics import monthly_discount_factor
 from splitsim.model.outcome import CohortReplay, Outcome
 from splitsim.model.population import CustomerBase, draw_traits, fresh_base
 from splitsim.model.scenario import Scenario
-from splitsim.model.strategy import monthly_budget, split_budget
-from splitsim.model.streams import MAIN, WARMUP, ReplicateSeeds
+from splitsim.model.strategy import monthly_budget
+from splitsim.model.streams import WARMUP, ReplicateSeeds, ReusableStreams
 
+NAME = "simpy"
 SOURCES = ("paid", "organic", "referral")
 SOURCE_CODES = {"paid": PAID, "organic": ORGANIC, "referral": REFERRAL, "scheduled": SCHEDULED}
 INF = math.inf
@@ -106,47 +102,43 @@ class Shop:
         self.index = i
         self.month_end = float(m + 1)
         budget, share = monthly_budget(s, m, self.retention_share)
-        acquisition_budget, retention_budget = split_budget(budget, share)
+        acquisition_budget, retention_budget = kernels.split_budget(budget, share)
         n = self.n
         targeted = int(np.count_nonzero(self.last_order[:n] >= m - s.retention.target_recency))
-        spend = month_spend(
+        acquisition, c, charged, unspent = kernels.month_spend(
             acquisition_budget,
             retention_budget,
             targeted,
             s.retention.max_spend_per_customer,
             s.retention.unspent == "to_acquisition",
         )
-        c = spend.spend_per_customer
         effects = retention_effects(c, s.retention)
         self.month_discount = self.discount ** (i + 1)  # the month's cash falls at its end
-        cal = calendar_month(s.start_month, m) - 1
+        cal = kernels.calendar_index(s.start_month, m)
         season = s.customers.seasonality
         self.order_rate_factor = effects.purchase_multiplier * season.order_rate[cal]
         self.hazard_factor = effects.hazard_multiplier
         self.first_value_factor = season.first_order_value[cal]
         self.repeat_value_factor = self.repeat_factor * season.repeat_order_value[cal]
         self.effects = effects
-        market = self.acq.market_size
-        self.market_acquired = min(1.0, self.acquired / market) if market else 0.0
-        room = 1.0 - self.market_acquired
-        self.referral_rate = (
-            self.acq.referral_rate
-            * room
-            * referral_multiplier(self.orders[:n], self.acq.loyalty_boost, self.acq.loyalty_orders)
+        room = kernels.market_room(float(self.acquired), self.acq.market_size or 0.0)
+        self.referral_rate = kernels.referral_rates(
+            self.orders[:n],
+            self.acq.referral_rate,
+            room,
+            self.acq.loyalty_boost,
+            float(self.acq.loyalty_orders),
         )
         r = self.rec
         r["targeted"][i] = targeted
         r["spend_per_customer"][i] = c
-        r["acquisition_spend"][i] = spend.acquisition
-        r["retention_spend"][i] = spend.retention_charged
-        r["retention_unspent"][i] = spend.retention_unspent
-        r["effective_split"][i] = spend.effective_split
-        r["marginal_cac"][i] = marginal_paid_cost(
-            spend.acquisition, self.acq.ceiling, self.acq.cac0, self.market_acquired
-        )
-        paid_mean = paid_arrival_mean(
-            spend.acquisition, self.acq.ceiling, self.acq.cac0, self.market_acquired
-        )
+        r["acquisition_spend"][i] = acquisition
+        r["retention_spend"][i] = charged
+        r["retention_unspent"][i] = unspent
+        r["effective_split"][i] = kernels.effective_split(acquisition, charged)
+        ceiling, cac0 = self.acq.ceiling, self.acq.cac0
+        r["marginal_cac"][i] = kernels.marginal_paid_cost(acquisition, ceiling, cac0, room)
+        paid_mean = kernels.paid_arrival_mean(acquisition, ceiling, cac0, room)
         for source, mean in (("paid", paid_mean), ("organic", self.acq.organic_rate * room)):
             rng = self.rngs[f"{source}_times"]
             count = rng.poisson(mean)
@@ -313,7 +305,12 @@ def run_shop(scenario, rngs, first_month, months, retention_share, base, replay=
     return shop
 
 
-def initial_base(scenario: Scenario, seeds: ReplicateSeeds) -> CustomerBase:
+def prepare(scenario: Scenario) -> None:
+    """Nothing to prepare: the reference engine reads the scenario as it goes."""
+    return None
+
+
+def initial_base(scenario: Scenario, seeds: ReplicateSeeds, prepared=None) -> CustomerBase:
     """The customers at time 0: none, a fresh draw, or the survivors of a warm-up."""
     base = scenario.initial_base
     if base.kind == "none":
@@ -343,16 +340,18 @@ def initial_base(scenario: Scenario, seeds: ReplicateSeeds) -> CustomerBase:
 def simulate(
     scenario: Scenario,
     retention_share: float,
-    seeds: ReplicateSeeds,
     base: CustomerBase,
+    streams: ReusableStreams,
+    prepared=None,
     replay: CohortReplay | None = None,
 ) -> Outcome:
     """One replicate of the horizon at one split, from a given base (see :func:`initial_base`).
 
+    ``streams`` are the replicate's main-phase streams, rewound for each split.
     ``replay`` adds scheduled arrivals and counts repeat orders in fine bins (backtests).
     """
     shop = run_shop(
-        scenario, seeds.generators(MAIN), 0, scenario.horizon_months, retention_share, base, replay
+        scenario, streams.fresh(), 0, scenario.horizon_months, retention_share, base, replay
     )
     outcome = finish(scenario, shop)
     if replay is not None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
+
 from splitsim.engines.kernels import retention_effects
 from splitsim.model.economics import continuous_rate
 from splitsim.model.scenario import Scenario

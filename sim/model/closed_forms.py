@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from splitsim.engines.kernels import paid_arrival_mean
 
 __all__ = [
     "acquisition_value_per_arrival",
@@ -27,6 +26,22 @@ __all__ = [
     "retained_base_metric",
     "retention_multipliers",
 ]
+
+
+def paid_arrival_mean(
+    acquisition_spend: float, ceiling: float, cac0: float, market_acquired: float = 0.0
+) -> float:
+    """Mean paid new customers a month: n(A) = (1 - f) N_max (1 - exp(-A / (N_max CAC_0))).
+
+    Parameters
+    ----------
+    acquisition_spend : A, currency per month.
+    ceiling : N_max, customers per month.
+    cac0 : CAC_0, currency per customer.
+    market_acquired : f, share of a finite market already acquired.
+    """
+    room = max(0.0, 1.0 - market_acquired)
+    return room * ceiling * -math.expm1(-acquisition_spend / (ceiling * cac0))
 
 
 def mm_inf_mean(arrival_rate: float, churn_hazard: float, t: float) -> float:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
+
 from splitsim.model.scenario import GammaRate, Scenario
 
 

@@ -18,8 +18,3 @@ def monthly_budget(scenario: Scenario, month: int, retention_share: float) -> tu
         base = scenario.initial_base
         return base.budget, base.retention_share
     return scenario.budget.monthly, retention_share
-
-
-def split_budget(budget: float, retention_share: float) -> tuple[float, float]:
-    """(A_m, R_m) = ((1 - s) B, s B): acquisition and retention budgets."""
-    return (1.0 - retention_share) * budget, retention_share * budget

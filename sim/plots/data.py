@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+
 from splitsim.results.dataset import MONTH, REPLICATE, SPLIT, swept_dims
 from splitsim.results.summary import summarize, summarize_cell
 

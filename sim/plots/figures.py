@@ -22,6 +22,7 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import PercentFormatter
+
 from splitsim.plots.data import (
     BAND_90,
     best_split_grid,

@@ -3,23 +3,30 @@
 A run's plots go to ``RUN_DIR/plots/``: ``decision.png``, ``timeseries.png``,
 ``regret.png``, ``survival.png`` and, with a swept parameter, ``heatmap.png``; a sweep
 with swept parameters gets one file per cell for the per-cell kinds, e.g.
-``decision_customers.churn_hazard.rate=2.7.png``.
+``decision_customers.churn_hazard.rate=2.7.png``, for at most :data:`MAX_CELL_PLOTS`
+cells unless asked for more (:func:`cells_to_draw`): a sweep of 1000 values gets its heat
+map and a dozen cells, not 4000 files. The compare figure's file name is here too.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
+
 from splitsim.plots import figures as plots
-from splitsim.plots.style import DPI
+from splitsim.plots.data import cells as all_cells
+from splitsim.plots.data import scalar
+from splitsim.plots.style import DPI, scenario_name
 from splitsim.results.dataset import swept_dims
-from splitsim.results.store import atomic_path
+from splitsim.results.store import RunFolderError, atomic_path, check_path, sanitize_run_name
 
 PLOTS_DIR = "plots"
 FORMATS = ("png", "svg")
@@ -30,6 +37,32 @@ PER_CELL_KINDS: dict[str, Callable[..., Figure]] = {
     "survival": plots.cohort_survival,
 }
 KINDS = ("decision", "timeseries", "heatmap", "regret", "survival")
+# Cells of a sweep with swept parameters that get per-cell figures by default.
+MAX_CELL_PLOTS = 12
+
+
+class PlotRequestError(ValueError):
+    """Plots asked for that the run cannot draw, or a place they cannot go; ``str()`` says why."""
+
+
+@dataclass(frozen=True)
+class CellSelection:
+    """The cells that get per-cell figures, out of all the cells of a sweep.
+
+    Attributes
+    ----------
+    drawn : swept key -> value of each cell drawn, in sweep (C) order; ``[{}]`` when
+        nothing besides the split is swept.
+    total : cells in the sweep (1 when nothing is swept).
+    """
+
+    drawn: list[dict[str, Any]]
+    total: int
+
+    @property
+    def skipped(self) -> int:
+        """Cells of the sweep without per-cell figures."""
+        return self.total - len(self.drawn)
 
 
 def check_format(fmt: str) -> str:
@@ -52,8 +85,88 @@ def applicable_kinds(ds: xr.Dataset) -> tuple[str, ...]:
     return KINDS if swept_dims(ds) else tuple(k for k in KINDS if k != "heatmap")
 
 
-def run_figures(ds: xr.Dataset, kinds: Sequence[str] = KINDS) -> Iterator[tuple[str, Figure]]:
+def cells_to_draw(
+    ds: xr.Dataset,
+    fixed: Mapping[str, Any] | None = None,
+    max_cells: int | None = MAX_CELL_PLOTS,
+) -> CellSelection:
+    """The cells of a sweep that get per-cell figures.
+
+    Parameters
+    ----------
+    ds : a sweep's dataset.
+    fixed : swept key -> value; only the cells with these values are candidates (a
+        key left out may take any of its values). None or empty: every cell.
+    max_cells : at most this many candidates are drawn (>= 1), spread evenly over
+        them in sweep order, first and last included; None draws every candidate.
+
+    Returns
+    -------
+    CellSelection
+        The cells drawn and the number of candidates.
+
+    Raises
+    ------
+    PlotRequestError : a key of ``fixed`` that is not swept, or a value not in the sweep.
+    """
+    if max_cells is not None and max_cells < 1:
+        raise ValueError(f"max_cells must be at least 1 or None, got: {max_cells!r}")
+    candidates = matching_cells(ds, fixed or {})
+    if max_cells is None or len(candidates) <= max_cells:
+        return CellSelection(candidates, len(candidates))
+    positions = np.unique(np.round(np.linspace(0, len(candidates) - 1, max_cells)).astype(int))
+    return CellSelection([candidates[i] for i in positions], len(candidates))
+
+
+def matching_cells(ds: xr.Dataset, fixed: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The cells of ``ds`` whose swept values include ``fixed`` (all cells if it is empty).
+
+    Numbers match within a relative 1e-12 (``2.7`` finds ``2.7000000000000002``), other
+    values as text.
+
+    Raises
+    ------
+    PlotRequestError : a key that is not swept, or a value that is not in the sweep.
+    """
+    dims = swept_dims(ds)
+    for key, value in fixed.items():
+        if key not in dims:
+            swept = ", ".join(dims) if dims else "none besides the split"
+            raise PlotRequestError(
+                f"--cell {key}={value!r}: {key} is not swept in this run (swept: {swept})"
+            )
+        options = [scalar(v) for v in ds[key].values]
+        if not any(_same(option, value) for option in options):
+            shown = ", ".join(repr(v) for v in options[:8])
+            more = f", ... ({len(options)} values)" if len(options) > 8 else ""
+            raise PlotRequestError(
+                f"--cell {key}={value!r}: not a swept value; the run has {shown}{more}"
+            )
+    return [
+        cell
+        for cell in all_cells(ds)
+        if all(_same(cell[key], value) for key, value in fixed.items())
+    ]
+
+
+def _same(swept: Any, wanted: Any) -> bool:
+    numbers = (int, float, np.number)
+    if isinstance(swept, numbers) and isinstance(wanted, numbers) and not isinstance(wanted, bool):
+        return bool(np.isclose(float(swept), float(wanted), rtol=1e-12, atol=0.0))
+    return str(swept) == str(wanted)
+
+
+def run_figures(
+    ds: xr.Dataset,
+    kinds: Sequence[str] = KINDS,
+    cells: Sequence[Mapping[str, Any]] | None = None,
+) -> Iterator[tuple[str, Figure]]:
     """(file stem, Figure) of each requested kind, one per cell for the per-cell kinds.
+
+    Parameters
+    ----------
+    kinds : plot kinds (see :data:`KINDS`).
+    cells : the cells that get per-cell figures; default every cell of the sweep.
 
     Raises
     ------
@@ -62,11 +175,12 @@ def run_figures(ds: xr.Dataset, kinds: Sequence[str] = KINDS) -> Iterator[tuple[
     for kind in kinds:
         if kind not in KINDS:
             raise ValueError(f"plot kind options are {list(KINDS)}, got: {kind!r}")
+    cells = all_cells(ds) if cells is None else cells
     for kind in kinds:
         if kind == "heatmap":
             yield kind, plots.best_split_heatmap(ds)
             continue
-        for cell in plots.cells(ds):
+        for cell in cells:
             stem = f"{kind}_{cell_slug(cell)}" if cell else kind
             yield stem, PER_CELL_KINDS[kind](ds, cell=cell)
 
@@ -76,6 +190,7 @@ def write_plots(
     ds: xr.Dataset,
     kinds: Sequence[str] | None = None,
     formats: Sequence[str] = ("png",),
+    cells: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Path]:
     """Draw the run's plots into ``run_dir/plots/``; return the files written.
 
@@ -83,12 +198,15 @@ def write_plots(
     ----------
     kinds : plot kinds (see :data:`KINDS`); default every kind ``ds`` can draw.
     formats : image formats, each of :data:`FORMATS`.
+    cells : the cells that get per-cell figures; default
+        ``cells_to_draw(ds).drawn``, i.e. at most :data:`MAX_CELL_PLOTS` of them.
     """
     formats = [check_format(fmt) for fmt in formats]
     folder = Path(run_dir) / PLOTS_DIR
     folder.mkdir(exist_ok=True)
+    cells = cells_to_draw(ds).drawn if cells is None else cells
     written = []
-    for stem, fig in run_figures(ds, applicable_kinds(ds) if kinds is None else kinds):
+    for stem, fig in run_figures(ds, applicable_kinds(ds) if kinds is None else kinds, cells):
         for fmt in formats:
             written.append(save_figure(fig, folder / f"{stem}.{fmt}", fmt))
     return written
@@ -98,3 +216,71 @@ def cell_slug(cell: dict[str, Any]) -> str:
     """A file-name-safe text of a cell: 'customers.churn_hazard.rate=2.7'."""
     text = "_".join(f"{key}={value}" for key, value in cell.items())
     return re.sub(r"[^A-Za-z0-9_.=+-]+", "-", text).strip("-.") or "cell"
+
+
+# -- the compare figure ------------------------------------------------------------------
+def run_labels(datasets: Sequence[xr.Dataset], run_dirs: Sequence[str | os.PathLike]) -> list[str]:
+    """Legend labels of compared runs: scenario names, with the folder name where two share one.
+
+    Parameters
+    ----------
+    datasets : the runs' datasets, in the order given.
+    run_dirs : the runs' folders (or results files), same order.
+
+    Returns
+    -------
+    list of str
+        One label per run: its scenario name, followed by " (<folder name>)" when
+        another compared run has the same scenario name.
+    """
+    names = [scenario_name(ds) for ds in datasets]
+    return [
+        f"{name} ({Path(run_dir).name})" if names.count(name) > 1 else name
+        for name, run_dir in zip(names, run_dirs, strict=True)
+    ]
+
+
+def compare_path(out: str | None, fmt: str | None, labels: Sequence[str]) -> tuple[Path, str]:
+    """Where the compare figure goes, and its format, from ``--out`` and ``--format``.
+
+    Parameters
+    ----------
+    out : an image file (.png or .svg; without a suffix the format's is added), an
+        existing folder (the default name inside it), or None (the default name in the
+        current folder). The default name is ``compare-<label>-<label>...<.format>``.
+    fmt : one of :data:`FORMATS`, or None: from ``out``'s suffix, else png.
+    labels : the compared runs' labels (:func:`run_labels`), for the default name.
+
+    Returns
+    -------
+    (path, format)
+
+    Raises
+    ------
+    PlotRequestError : ``out`` is empty or has '..' parts, its suffix is not .png or
+        .svg or contradicts ``fmt``, or its folder does not exist.
+    """
+    default_name = "compare-" + "-".join(sanitize_run_name(label) for label in labels)[:120]
+    if out is None:
+        fmt = fmt or "png"
+        return Path(f"{default_name}.{fmt}"), fmt
+    try:
+        path = check_path(out, "--out")
+    except RunFolderError as err:
+        raise PlotRequestError(str(err)) from None
+    if path.is_dir():
+        fmt = fmt or "png"
+        return path / f"{default_name}.{fmt}", fmt
+    suffix = path.suffix.lower().lstrip(".")
+    if not suffix:
+        fmt = fmt or "png"
+        path = path.with_name(f"{path.name}.{fmt}")
+    elif suffix not in FORMATS:
+        raise PlotRequestError(f"--out {out!r}: the image must end in .png or .svg")
+    elif fmt is not None and fmt != suffix:
+        raise PlotRequestError(f"--out {out!r} ends in .{suffix} but --format is {fmt}")
+    else:
+        fmt = suffix
+    if not path.parent.is_dir():
+        raise PlotRequestError(f"--out {out!r}: folder {str(path.parent)!r} does not exist")
+    return path, fmt

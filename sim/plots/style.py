@@ -12,6 +12,7 @@ from typing import Any
 import xarray as xr
 from matplotlib.axis import Axis
 from matplotlib.ticker import FuncFormatter, PercentFormatter
+
 from splitsim.model.parameter_labels import ParameterMeaning, parameter_meaning
 from splitsim.model.scenario import Scenario
 from splitsim.model.scenario_files import scenario_from_toml

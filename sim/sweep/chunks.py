@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
 from splitsim.engines.base import simulate_cell
 from splitsim.model.scenario import Scenario
 from splitsim.sweep.plan import SweepPlan

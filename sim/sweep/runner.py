@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
 import numpy as np
+
 from splitsim.sweep.chunks import ChunkTask, simulate_chunk
 from splitsim.sweep.executors import Executor, make_executor
 from splitsim.sweep.plan import SweepPlan
