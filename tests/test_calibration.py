@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
+
 from splitsim.calibration.fit import (
     CalibrationError,
     calibrate,
@@ -369,7 +370,12 @@ def test_cli_prints_the_fragment_with_dash(tmp_path):
         ("customer,date,amount\na,2024-01-01,1\nb,2024-01-0x,2\n", [], "log.csv:3: bad date"),
         ("", [], "the file is empty"),
         ("customer,date,amount\na,2024-01-01,1\na,2024-03-01,2\n", [], "only one customer"),
-        ("customer,date,amount\na,2024-01-01,1\nb,2024-01-02,2\n", [], "no repeat transactions"),
+        # c's first purchase on the calibration end keeps it inside the log, and out of the fit
+        (
+            "customer,date,amount\na,2024-01-01,1\nb,2024-01-02,2\nc,2024-06-30,1\n",
+            [],
+            "no repeat transactions",
+        ),
         ("customer,date,amount\na,2024-01-01,1\n", ["--customer-col", "who"], "not a column"),
         ("customer,date,amount\n", ["-o", "../fit.toml"], "may not contain '..'"),
         ("customer,date,amount\n", ["-o", "missing/fit.toml"], "does not exist"),

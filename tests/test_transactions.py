@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from splitsim.calibration.transactions import (
     DAYS_PER_UNIT,
     TransactionError,
@@ -75,10 +76,10 @@ def test_same_day_purchases_are_one_transaction(tmp_path):
     assert log.rows == 5
     assert log.n_transactions == 3
     assert log.amount.tolist() == [15.5, 4.0, 7.0]
-    summary = summarize_customers(log, date(2024, 1, 15))
+    summary = summarize_customers(log, date(2024, 1, 8))  # the log's last day
     assert summary.x.tolist() == [1, 0]
     assert summary.t_x.tolist() == [1.0, 0.0]
-    assert summary.T.tolist() == pytest.approx([2.0, 13 / 7])
+    assert summary.T.tolist() == pytest.approx([1.0, 6 / 7])
     assert summary.first_value.tolist() == [15.5, 7.0]
     assert summary.mean_repeat_value[0] == 4.0
     assert np.isnan(summary.mean_repeat_value[1])

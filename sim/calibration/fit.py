@@ -10,20 +10,41 @@ of monetary value"): a customer's order values are Gamma(p, nu), nu ~ Gamma(q, v
 Both are fitted on log-parameters with scipy.optimize; standard errors come from a
 numerical Hessian of the negative log-likelihood on the log scale, carried to the
 natural scale by the delta method. alpha and beta are in the time unit of the summary.
+
+The search is bounded and budgeted so that no data can keep it running for minutes: the
+Pareto/NBD shapes r and s stay at or below :data:`MAX_SHAPE` (above it the population is
+homogeneous in that rate for every practical purpose, and the likelihood's hypergeometric
+terms fall back to slow quadrature), every log-parameter stays in [-LOG_BOUND, LOG_BOUND],
+and a fit stops after :data:`MAX_EVALUATIONS` likelihood evaluations or ``max_seconds``
+(:data:`MAX_SECONDS` by default). A fit that stops early, or ends at a bound, says so in
+``converged``, ``at_bound`` and ``message``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import integrate, optimize, special
+
 from splitsim.calibration.transactions import DAYS_PER_UNIT, CustomerSummary
 from splitsim.model.closed_forms import pareto_nbd_expected_repeats
 
 LOG_BOUND = 20.0  # log-parameters stay in [-20, 20]: a fit at the bound is not identified
+# Heterogeneity shapes r and s (dimensionless): a Gamma of shape 100 has a coefficient of
+# variation of 10 %, customers as good as homogeneous in that rate (on CDNOW's
+# calibration period the log-likelihood moves by less than 0.05 from s = 100 to 1e7).
+# Above it scipy's hyp2f1 fails (large a, z near 1), every customer is integrated by
+# quadrature and an evaluation is 10 to 200 times slower: a search running s to 5.5e6
+# took 434 s. A fit that needs more ends at the bound and says so (``at_bound``).
+MAX_SHAPE = 1.0e2
+# Likelihood evaluations per fit, both optimisers together (a regular fit uses 300 to 500).
+MAX_EVALUATIONS = 3000
+# Wall-clock limit of one fit (seconds): optimisation and Hessian.
+MAX_SECONDS = 60.0
 PARETO_NBD_NAMES = ("r", "alpha", "s", "beta")
 GAMMA_GAMMA_NAMES = ("p", "q", "v")
 
@@ -44,8 +65,10 @@ class Fit:
         is not positive definite).
     log_likelihood : at the optimum.
     n : observations (customers) in the likelihood.
-    converged : the optimiser reported success.
+    converged : the optimiser reported success within the evaluation and time budget.
     at_bound : names of parameters that ended at the search bound (not identified).
+    message : why the fit is not to be trusted, in words ('' when it converged inside
+        the bounds); e.g. the budget that stopped it.
     """
 
     names: tuple[str, ...]
@@ -55,6 +78,7 @@ class Fit:
     n: int
     converged: bool
     at_bound: tuple[str, ...] = ()
+    message: str = ""
 
     def __getitem__(self, name: str) -> float:
         return self.values[self.names.index(name)]
@@ -112,6 +136,7 @@ class ParetoNBDFit(Fit):
             n=self.n,
             converged=self.converged,
             at_bound=self.at_bound,
+            message=self.message,
             time_unit=time_unit,
         )
 
@@ -274,7 +299,9 @@ def _log_hyp2f1(a, b, c, z, log_one_minus_z) -> np.ndarray:
     return out
 
 
-def fit_pareto_nbd(x, t_x, T, *, time_unit: str = "week") -> ParetoNBDFit:
+def fit_pareto_nbd(
+    x, t_x, T, *, time_unit: str = "week", max_seconds: float = MAX_SECONDS
+) -> ParetoNBDFit:
     """Fit the Pareto/NBD model by maximum likelihood.
 
     Parameters
@@ -283,6 +310,11 @@ def fit_pareto_nbd(x, t_x, T, *, time_unit: str = "week") -> ParetoNBDFit:
     t_x : (customers,) time of the last transaction since the first (time unit).
     T : (customers,) time from the first transaction to the calibration end (time unit).
     time_unit : the unit of t_x and T ('week' or 'month'); alpha and beta come out in it.
+    max_seconds : wall-clock limit of the fit (seconds, > 0); past it the best estimates
+        found so far are returned with ``converged`` False and a ``message``.
+
+    r and s are searched in [e^-20, :data:`MAX_SHAPE`], alpha and beta in [e^-20, e^20]
+    (time unit); a parameter that ends at a bound is listed in ``at_bound``.
     """
     x = np.asarray(x, dtype=float)
     t_x = np.asarray(t_x, dtype=float)
@@ -298,11 +330,22 @@ def fit_pareto_nbd(x, t_x, T, *, time_unit: str = "week") -> ParetoNBDFit:
             value = -np.dot(weights, pareto_nbd_log_likelihood(r, alpha, s, beta, ux, utx, uT))
         return value if np.isfinite(value) else 1e300
 
+    shape_bound = (-LOG_BOUND, math.log(MAX_SHAPE))
+    rate_bound = (-LOG_BOUND, LOG_BOUND)
+    bounds = [shape_bound, rate_bound, shape_bound, rate_bound]
     # Start from r = s = 1 with the mean purchase rate and a lifetime of the period.
     rate = x.sum() / T.sum()
     start = np.log([1.0, 1.0 / rate, 1.0, T.mean()])
     return ParetoNBDFit(
-        **_maximise(negative_log_likelihood, start, PARETO_NBD_NAMES, len(x)), time_unit=time_unit
+        **_maximise(
+            negative_log_likelihood,
+            start,
+            PARETO_NBD_NAMES,
+            len(x),
+            bounds=bounds,
+            max_seconds=max_seconds,
+        ),
+        time_unit=time_unit,
     )
 
 
@@ -347,7 +390,7 @@ def gamma_gamma_log_likelihood(p: float, q: float, v: float, x, mean_value) -> n
     )
 
 
-def fit_gamma_gamma(x, mean_value) -> GammaGammaFit:
+def fit_gamma_gamma(x, mean_value, *, max_seconds: float = MAX_SECONDS) -> GammaGammaFit:
     """Fit the Gamma-Gamma spend model to repeat buyers' mean order values.
 
     Customers with x = 0 are ignored, and so are those whose mean value is 0 (the model
@@ -357,6 +400,10 @@ def fit_gamma_gamma(x, mean_value) -> GammaGammaFit:
     ----------
     x : (customers,) repeat transactions.
     mean_value : (customers,) mean value of the repeat transactions (currency; NaN if x = 0).
+    max_seconds : wall-clock limit of the fit (seconds, > 0); past it the best estimates
+        found so far are returned with ``converged`` False and a ``message``.
+
+    Every log-parameter is searched in [-20, 20]; one that ends there is in ``at_bound``.
     """
     x = np.asarray(x, dtype=float)
     m = np.asarray(mean_value, dtype=float)
@@ -377,19 +424,39 @@ def fit_gamma_gamma(x, mean_value) -> GammaGammaFit:
 
     # Method of moments on the customers' means: E[m] ~ p v / (q - 1) with q = 3, p = 1.
     start = np.log([1.0, 3.0, 2.0 * float(np.mean(m))])
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
     return GammaGammaFit(
-        **_maximise(negative_log_likelihood, start, GAMMA_GAMMA_NAMES, len(x)),
+        **_maximise(
+            negative_log_likelihood,
+            start,
+            GAMMA_GAMMA_NAMES,
+            len(x),
+            bounds=bounds,
+            max_seconds=max_seconds,
+        ),
         excluded_zero_spend=zero,
     )
 
 
 # -- both --------------------------------------------------------------------------------
-def calibrate(summary: CustomerSummary) -> Calibration:
-    """Fit the Pareto/NBD and, when there are repeat buyers with spend, the Gamma-Gamma model."""
-    pareto_nbd = fit_pareto_nbd(summary.x, summary.t_x, summary.T, time_unit=summary.time_unit)
+def calibrate(summary: CustomerSummary, *, max_seconds: float = MAX_SECONDS) -> Calibration:
+    """Fit the Pareto/NBD and, when there are repeat buyers with spend, the Gamma-Gamma model.
+
+    Parameters
+    ----------
+    summary : the calibration period's customers (:func:`summarize_customers`).
+    max_seconds : wall-clock limit of each of the two fits (seconds, > 0).
+    """
+    pareto_nbd = fit_pareto_nbd(
+        summary.x,
+        summary.t_x,
+        summary.T,
+        time_unit=summary.time_unit,
+        max_seconds=max_seconds,
+    )
     notes = []
     try:
-        gamma_gamma = fit_gamma_gamma(summary.x, summary.mean_repeat_value)
+        gamma_gamma = fit_gamma_gamma(summary.x, summary.mean_repeat_value, max_seconds=max_seconds)
     except CalibrationError as err:
         gamma_gamma = None
         notes.append(f"spend model not fitted: {err}")
@@ -397,47 +464,153 @@ def calibrate(summary: CustomerSummary) -> Calibration:
 
 
 # -- optimisation and standard errors ----------------------------------------------------
-def _maximise(negative_log_likelihood, start, names: Sequence[str], n: int) -> dict:
-    """Minimise on log-parameters; covariance from the Hessian by the delta method."""
-    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
-    result = optimize.minimize(
-        negative_log_likelihood,
-        start,
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-8},
-    )
-    # A derivative-free polish: L-BFGS-B with finite-difference gradients can stop a
-    # little short on a flat ridge, and Nelder-Mead is cheap here.
-    polished = optimize.minimize(
-        negative_log_likelihood,
-        result.x,
-        method="Nelder-Mead",
-        bounds=bounds,
-        options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000},
-    )
-    best = polished if polished.fun <= result.fun else result
-    theta = best.x
-    values = np.exp(theta)
-    at_bound = tuple(
-        name for name, t in zip(names, theta, strict=True) if abs(t) > LOG_BOUND - 1e-3
-    )
-    hessian = numerical_hessian(negative_log_likelihood, theta)
+class _OutOfBudget(Exception):
+    """Raised inside the objective when a fit has used its evaluations or its time."""
+
+
+class _Budgeted:
+    """An objective that counts its evaluations, keeps the best point, and stops the search.
+
+    Parameters
+    ----------
+    function : the negative log-likelihood of log-parameters.
+    max_evaluations : evaluations allowed (count).
+    deadline : time.monotonic() value past which evaluation stops (seconds).
+    """
+
+    def __init__(self, function: Callable, max_evaluations: int, deadline: float):
+        self.function = function
+        self.max_evaluations = max_evaluations
+        self.deadline = deadline
+        self.evaluations = 0
+        self.best_theta: np.ndarray | None = None
+        self.best_value = math.inf
+
+    def __call__(self, theta) -> float:
+        if self.evaluations >= self.max_evaluations:
+            raise _OutOfBudget(f"{self.evaluations} likelihood evaluations")
+        if time.monotonic() > self.deadline:
+            raise _OutOfBudget(f"the time limit ({self.evaluations} likelihood evaluations)")
+        value = float(self.function(theta))
+        self.evaluations += 1
+        if value < self.best_value:
+            self.best_value, self.best_theta = value, np.array(theta, dtype=float)
+        return value
+
+
+def _maximise(
+    negative_log_likelihood,
+    start,
+    names: Sequence[str],
+    n: int,
+    *,
+    bounds: Sequence[tuple[float, float]],
+    max_seconds: float = MAX_SECONDS,
+    max_evaluations: int = MAX_EVALUATIONS,
+) -> dict:
+    """Minimise on log-parameters within ``bounds``; covariance from the Hessian (delta method).
+
+    Parameters
+    ----------
+    negative_log_likelihood : function of the (k,) log-parameters.
+    start : (k,) starting log-parameters (moved inside the bounds).
+    names : the k parameter names.
+    n : observations in the likelihood.
+    bounds : k (low, high) bounds of the log-parameters.
+    max_seconds : wall-clock limit of optimisation and Hessian (seconds, > 0).
+    max_evaluations : likelihood evaluations allowed to the two optimisers together.
+    """
+    if not (
+        isinstance(max_seconds, int | float) and max_seconds > 0 and math.isfinite(max_seconds)
+    ):
+        raise CalibrationError(f"max_seconds must be a finite number > 0, got {max_seconds!r}")
+    started = time.monotonic()
+    objective = _Budgeted(negative_log_likelihood, max_evaluations, started + max_seconds)
+    low, high = np.array(bounds, dtype=float).T
+    start = np.clip(np.where(np.isfinite(start), start, 0.0), low, high)
+    stopped = None
+    result = polished = None
     try:
-        np.linalg.cholesky(hessian)
-        covariance_log = np.linalg.inv(hessian)
-    except np.linalg.LinAlgError:
-        covariance_log = np.full_like(hessian, np.nan)
+        result = optimize.minimize(
+            objective,
+            start,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": 2000, "maxfun": max_evaluations, "ftol": 1e-13, "gtol": 1e-8},
+        )
+        # A derivative-free polish: L-BFGS-B with finite-difference gradients can stop a
+        # little short on a flat ridge, and Nelder-Mead is cheap here. Not at a bound:
+        # there the estimate is not identified anyway, and the simplex would crawl along
+        # the bound (thousands of evaluations on a degenerate log).
+        if not _near_bound(result.x, low, high).any():
+            polished = optimize.minimize(
+                objective,
+                result.x,
+                method="Nelder-Mead",
+                bounds=bounds,
+                options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000},
+            )
+    except _OutOfBudget as err:
+        stopped = str(err)
+    if stopped is None:
+        best = polished if polished is not None and polished.fun <= result.fun else result
+        theta, best_value = best.x, float(best.fun)
+        converged = bool(result.success or (polished is not None and polished.success))
+        last = polished if polished is not None else result
+        message = "" if converged else f"the optimiser did not converge ({last.message})"
+    else:
+        theta, best_value = objective.best_theta, objective.best_value
+        converged = False
+        elapsed = time.monotonic() - started
+        message = (
+            f"did not converge: stopped after {stopped} in {elapsed:.0f} s (limits "
+            f"{max_evaluations} evaluations, {max_seconds:g} s); the estimates are the best "
+            "point found, not a maximum"
+        )
+    if theta is None:  # not even the start was evaluated (a zero time limit)
+        theta, best_value = start, float(negative_log_likelihood(start))
+    values = np.exp(theta)
+    at_bound = tuple(np.asarray(names)[_near_bound(theta, low, high)].tolist())
+    hessian = None
+    if stopped is None:
+        try:
+            hessian = numerical_hessian(
+                _Budgeted(negative_log_likelihood, 10**9, objective.deadline), theta
+            )
+        except _OutOfBudget:
+            message = (
+                f"no standard errors: the time limit ({max_seconds:g} s) ran out while "
+                "computing the Hessian"
+            )
+    covariance_log = np.full((len(theta), len(theta)), np.nan)
+    if hessian is not None:
+        try:
+            np.linalg.cholesky(hessian)
+            covariance_log = np.linalg.inv(hessian)
+        except np.linalg.LinAlgError:
+            pass
     covariance = covariance_log * np.outer(values, values)
+    if at_bound and not message:
+        message = (
+            f"{', '.join(at_bound)} ended at the search bound: the data do not identify "
+            f"{'it' if len(at_bound) == 1 else 'them'}"
+        )
     return {
         "names": tuple(names),
         "values": tuple(float(v) for v in values),
         "covariance": covariance,
-        "log_likelihood": -float(best.fun),
+        "log_likelihood": -float(best_value),
         "n": n,
-        "converged": bool(result.success or polished.success),
+        "converged": converged,
         "at_bound": at_bound,
+        "message": message,
     }
+
+
+def _near_bound(theta, low, high) -> np.ndarray:
+    """(k,) True where a log-parameter is within 0.01 of its search bound (1 % in value)."""
+    theta = np.asarray(theta, dtype=float)
+    return (theta < low + 0.01) | (theta > high - 0.01)
 
 
 def numerical_hessian(function, theta, step: float = 1e-4) -> np.ndarray:

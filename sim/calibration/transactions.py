@@ -260,9 +260,15 @@ def summarize_customers(
     Parameters
     ----------
     log : transactions, same-day purchases merged.
-    calibration_end : last day of the calibration period (included).
-    holdout_end : last day of the holdout period (included), or None.
+    calibration_end : last day of the calibration period (included); not after the log's
+        last day.
+    holdout_end : last day of the holdout period (included), after ``calibration_end``
+        and not after the log's last day; or None.
     time_unit : 'week' or 'month' (52/12 weeks).
+
+    Raises
+    ------
+    TransactionError : a date outside the log, or fewer than 2 customers to summarise.
     """
     if time_unit not in TIME_UNITS:
         raise TransactionError(
@@ -272,6 +278,19 @@ def summarize_customers(
         raise TransactionError(
             f"holdout end {holdout_end} must be after the calibration end {calibration_end}"
         )
+    log_first, log_last = _to_date(log.day.min()), _to_date(log.day.max())
+    span = f"the log runs from {log_first} to {log_last}"
+    if calibration_end > log_last:
+        raise TransactionError(
+            f"calibration end {calibration_end} is after the log's last day {log_last} "
+            f"({span}): the days past it hold no transactions, so every customer would look "
+            f"inactive then and the fit would be biased; give {log_last} or earlier"
+        )
+    if holdout_end is not None and holdout_end > log_last:
+        raise TransactionError(
+            f"holdout end {holdout_end} is after the log's last day {log_last} ({span}), so "
+            f"the holdout counts would be incomplete; give {log_last} or earlier"
+        )
     days_per_unit = DAYS_PER_UNIT[time_unit]
     end = np.datetime64(calibration_end, "D")
     frame = pd.DataFrame({"customer": log.customer, "day": log.day, "amount": log.amount})
@@ -279,7 +298,6 @@ def summarize_customers(
     first_day = by_customer["day"].min()
     kept = first_day[first_day < end].index
     later = len(first_day) - len(kept)
-    log_first, log_last = _to_date(log.day.min()), _to_date(log.day.max())
     if len(kept) < 2:
         raise TransactionError(
             f"{log.source}: {len(kept)} customer{'s' if len(kept) != 1 else ''} made a first "
