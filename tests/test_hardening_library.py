@@ -9,8 +9,10 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from splitsim.calibration.fit import (
     MAX_SHAPE,
@@ -22,6 +24,14 @@ from splitsim.calibration.transactions import (
     TransactionError,
     read_transactions,
     summarize_customers,
+)
+from splitsim.engines.base import simulate_cell
+from splitsim.model.scenario import Scenario
+from splitsim.model.scenario_files import (
+    ScenarioError,
+    load_scenario,
+    scenario_table,
+    set_dotted,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -132,3 +142,115 @@ def test_bad_time_limit_is_refused(cdnow_log, seconds):
     summary = summarize_customers(cdnow_log, date(1997, 9, 30))
     with pytest.raises(CalibrationError, match="max_seconds must be a finite number > 0"):
         fit_pareto_nbd(summary.x, summary.t_x, summary.T, max_seconds=seconds)
+
+
+# -- 3. scenario validation: printable names, plausibility caps --------------------------
+BASELINE = REPO / "scenarios" / "baseline.toml"
+
+
+def baseline_with(**values) -> dict:
+    """The baseline's resolved table with dotted keys (``__`` for dots) replaced."""
+    raw = scenario_table(load_scenario(BASELINE))
+    for key, value in values.items():
+        set_dotted(raw, key.replace("__", "."), value)
+    return raw
+
+
+@pytest.mark.parametrize(
+    "key, text, shown",
+    [
+        ("name", "run\x00one", r"'\x00' (U+0000) at position 4"),
+        ("name", "a\nb", r"'\n' (U+000A) at position 2"),
+        ("name", "tab\there", r"'\t' (U+0009) at position 4"),
+        ("name", "\x1b[31mred", r"'\x1b' (U+001B) at position 1"),
+        ("name", "x\x7f", r"'\x7f' (U+007F) at position 2"),
+        ("name", "line\u2028sep", "(U+2028) at position 5"),
+        ("description", "one\x00two", r"'\x00' (U+0000) at position 4"),
+        ("description", "two\r\nlines", r"'\r' (U+000D) at position 4"),
+    ],
+)
+def test_control_characters_in_name_or_description_are_refused(key, text, shown):
+    with pytest.raises(ValidationError) as caught:
+        Scenario.model_validate(baseline_with(**{key: text}))
+    message = str(caught.value)
+    assert f"{key} contains the control character" in message
+    assert shown in message
+    assert "use printable characters on one line" in message
+
+
+@pytest.mark.parametrize("name", [" ", "   ", "\u3000", "\u00a0 "])
+def test_whitespace_only_name_is_refused(name):
+    with pytest.raises(ValidationError, match="name must not be empty or only whitespace"):
+        Scenario.model_validate(baseline_with(name=name))
+
+
+def test_printable_unicode_names_are_accepted():
+    scenario = Scenario.model_validate(
+        baseline_with(name="Café – été 2025 ✓", description="Prix en €, « test »")
+    )
+    assert scenario.name == "Café – été 2025 ✓"
+
+
+def test_control_character_in_a_set_name_names_the_key():
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(BASELINE, [r'name="a\u0000b"'])
+    assert str(caught.value).startswith(
+        "--set: name = 'a\\x00b': name contains the control character '\\x00'"
+    )
+
+
+@pytest.mark.parametrize(
+    "override, reason",
+    [
+        ("budget.monthly=1e308", "amounts of money"),
+        ("budget.monthly=1.0000001e15", "amounts of money"),
+        ("acquisition.cac0=1e300", "amounts of money"),
+        ("customers.order_value.mean=1e200", "amounts of money"),
+        ("retention.max_spend_per_customer=1e308", "amounts of money"),
+        ("retention.uplift_scale=1e308", "amounts of money"),
+        ("retention.fatigue_threshold=1e308", "amounts of money"),
+        ("initial_base.budget=1e308", "amounts of money"),
+        ("customers.order_value.repeat_premium=1e308", "multipliers"),
+        ("retention.uplift_max=1e308", "multipliers"),
+        ("retention.fatigue_slope=1e308", "multipliers"),
+        ("acquisition.loyalty_boost=1e308", "multipliers"),
+        (
+            "customers.seasonality.first_order_value=[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1e308]",
+            "multipliers",
+        ),
+        ("acquisition.referral_rate=1e15", "base doubles every month"),
+        ("customers.purchase_rate={shape = 1e300, rate = 1e298}", "Gamma of shape 1e6"),
+        (
+            'customers.order_value={model = "gamma_gamma", p = 1e308, q = 2.0, v = 1.0}',
+            "Gamma of shape 1e6",
+        ),
+        ('customers.order_value={model = "gamma_gamma", p = 1, q = 2.0, v = 1e308}', "money"),
+        ("acquisition.ceiling=1e308", "would not fit in memory"),
+    ],
+)
+def test_values_that_overflow_are_refused_by_a_plausibility_cap(override, reason):
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(BASELINE, [override])
+    message = str(caught.value)
+    assert message.startswith(f"--set: {override.split('=')[0]}")
+    assert "less than or equal to" in message
+    assert "a plausibility cap" in message and reason in message
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "budget.monthly=1e15",
+        "customers.order_value.mean=1e15",
+        "acquisition.referral_rate=1.0",
+        "retention.uplift_max=100.0",
+        "customers.purchase_rate={shape = 1e6, rate = 1e4}",
+    ],
+)
+def test_values_at_the_caps_are_accepted_and_simulate_finitely(override):
+    scenario = load_scenario(
+        BASELINE, [override, "horizon_months=4", 'initial_base={kind = "fresh", count = 100}']
+    )
+    out = simulate_cell(scenario, [0.3], [0], 1, "fast")
+    for name in ("npv", "profit", "first_revenue", "repeat_revenue", "customer_equity"):
+        assert np.all(np.isfinite(out[name])), (override, name)

@@ -10,7 +10,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from splitsim.model.scenario import MAX_CUSTOMERS_PER_MONTH, MAX_RATE_PER_MONTH, Scenario
+from splitsim.model.scenario import (
+    MAX_CUSTOMERS_PER_MONTH,
+    MAX_GAMMA_SHAPE,
+    MAX_MULTIPLIER,
+    MAX_RATE_PER_MONTH,
+    MAX_REFERRAL_RATE,
+    Scenario,
+)
 from splitsim.model.scenario_files import scenario_from_toml, scenario_hash, scenario_toml
 
 BIG = 1e9
@@ -27,6 +34,10 @@ non_negative = floats()
 positive = floats(exclude_min=True)
 share = floats(max_value=1.0)
 multipliers12 = st.lists(floats(max_value=10.0), min_size=12, max_size=12)
+multiplier = floats(max_value=MAX_MULTIPLIER)
+gamma_shape = floats(max_value=MAX_GAMMA_SHAPE, exclude_min=True)
+# printable one-line text (no control characters, line or paragraph separators)
+printable = st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"))
 
 
 def optional(strategy):
@@ -52,7 +63,11 @@ def gamma_rates(draw, alternative=None):
         return table
     rate = draw(floats(min_value=1e-3, max_value=1e6))
     return {
-        "shape": draw(floats(max_value=0.999 * MAX_RATE_PER_MONTH * rate, exclude_min=True)),
+        "shape": draw(
+            floats(
+                max_value=min(0.999 * MAX_RATE_PER_MONTH * rate, MAX_GAMMA_SHAPE), exclude_min=True
+            )
+        ),
         "rate": rate,
     }
 
@@ -73,11 +88,11 @@ def order_values(draw):
     else:
         table = {
             "model": "gamma_gamma",
-            "p": draw(positive),
-            "q": draw(floats(min_value=1.0, exclude_min=True)),
+            "p": draw(gamma_shape),
+            "q": draw(floats(min_value=1.0, max_value=MAX_GAMMA_SHAPE, exclude_min=True)),
             "v": draw(positive),
         }
-    table["repeat_premium"] = draw(non_negative)
+    table["repeat_premium"] = draw(multiplier)
     return table
 
 
@@ -135,8 +150,8 @@ def drop_none(table: dict) -> dict:
 @st.composite
 def scenarios(draw) -> Scenario:
     raw = {
-        "name": draw(st.text(min_size=1, max_size=20)),
-        "description": draw(optional(st.text(max_size=40))),
+        "name": draw(st.text(alphabet=printable, min_size=1, max_size=20).filter(str.strip)),
+        "description": draw(optional(st.text(alphabet=printable, max_size=40))),
         "horizon_months": draw(optional(st.integers(1, 600))),
         "start_month": draw(optional(st.integers(1, 12))),
         "budget": {"monthly": draw(money)},
@@ -147,8 +162,8 @@ def scenarios(draw) -> Scenario:
                 "cac0": draw(positive),
                 "organic_rate": draw(optional(floats(max_value=MAX_CUSTOMERS_PER_MONTH))),
                 "market_size": draw(optional(positive)),
-                "referral_rate": draw(optional(non_negative)),
-                "loyalty_boost": draw(optional(non_negative)),
+                "referral_rate": draw(optional(floats(max_value=MAX_REFERRAL_RATE))),
+                "loyalty_boost": draw(optional(multiplier)),
                 "loyalty_orders": draw(optional(st.integers(1, 1000))),
             }
         ),
@@ -182,12 +197,12 @@ def scenarios(draw) -> Scenario:
             {
                 "max_spend_per_customer": draw(money),
                 "target_recency": draw(optional(positive)),
-                "uplift_max": draw(optional(non_negative)),
+                "uplift_max": draw(optional(multiplier)),
                 "uplift_scale": draw(optional(positive)),
                 "care_max": draw(optional(floats(max_value=1.0, exclude_max=True))),
                 "care_scale": draw(optional(positive)),
                 "fatigue_threshold": draw(optional(positive)),
-                "fatigue_slope": draw(optional(non_negative)),
+                "fatigue_slope": draw(optional(multiplier)),
                 "unspent": draw(optional(st.sampled_from(["to_acquisition", "returned"]))),
             }
         ),

@@ -9,19 +9,131 @@ scenario file is an error rather than a silently ignored default. Reading files,
 from __future__ import annotations
 
 import math
-from typing import Annotated, ClassVar, Literal
+import unicodedata
+from dataclasses import dataclass
+from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Plausibility caps: beyond them a replicate would not fit in memory or never finish.
+MAX_CUSTOMERS_PER_MONTH = 1.0e6
+MAX_RATE_PER_MONTH = 1000.0
+# Amounts of money (currency per month, per order or per customer): the largest
+# advertisers spend about 1e9 USD a month, 2.5e13 in Vietnamese dong, so 1e15 is beyond
+# any budget in any currency; and it keeps every sum the engines form (amounts times
+# at most 1e6 customers a month over 600 months, and their squares in variances) far
+# below float overflow (1.8e308), where 1e308 gave an infinite or NaN NPV.
+MAX_MONEY = 1.0e15
+# Ratios that scale a rate or a value (seasonal multipliers, loyalty boost, uplift,
+# fatigue slope, repeat premium; dimensionless): measured effects are tens of percent
+# (FACTS F7, F8, F12), so a hundredfold is beyond any, and 1e308 overflowed to inf.
+MAX_MULTIPLIER = 100.0
+# Referrals per active customer a month: at 1 a month the base doubles every month
+# (baseline: 0.01); beyond it a replicate outgrows memory within a few months.
+MAX_REFERRAL_RATE = 1.0
+# Gamma shapes (r, s of the rates, p, q of order values; dimensionless): a shape of 1e6
+# is a spread of 0.1 %, a constant for every purpose, and keeps the draws finite.
+MAX_GAMMA_SHAPE = 1.0e6
+# Characters of a scenario name (used for run folders, cut to 64) and description.
+MAX_NAME_LENGTH = 200
+MAX_DESCRIPTION_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class Cap:
+    """Marks a plausibility cap in an ``Annotated`` type, with why it exists (for messages)."""
+
+    reason: str
+
+
+MONEY_CAP = Cap(
+    "a plausibility cap of 1e15 on amounts of money: beyond any budget in any currency, "
+    "and larger amounts overflow the simulation's sums"
+)
+MULTIPLIER_CAP = Cap("a plausibility cap on multipliers: measured effects are tens of percent")
+SHAPE_CAP = Cap("a plausibility cap: a Gamma of shape 1e6 is already a constant")
+CUSTOMERS_CAP = Cap("a plausibility cap: more customers a month would not fit in memory")
+REFERRAL_CAP = Cap(
+    "a plausibility cap: at 1 referral per customer a month the customer base doubles every month"
+)
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Positive = Annotated[float, Field(gt=0.0)]
-Money = Annotated[float, Field(ge=0.0)]
+Money = Annotated[float, Field(ge=0.0, le=MAX_MONEY), MONEY_CAP]
+PositiveMoney = Annotated[float, Field(gt=0.0, le=MAX_MONEY), MONEY_CAP]
+Multiplier = Annotated[float, Field(ge=0.0, le=MAX_MULTIPLIER), MULTIPLIER_CAP]
+Shape = Annotated[float, Field(gt=0.0, le=MAX_GAMMA_SHAPE), SHAPE_CAP]
+CustomersPerMonth = Annotated[float, Field(ge=0.0, le=MAX_CUSTOMERS_PER_MONTH), CUSTOMERS_CAP]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
-Multipliers12 = Annotated[list[NonNegative], Field(min_length=12, max_length=12)]
-# Plausibility caps: beyond them a replicate would not fit in memory or never finish.
-MAX_CUSTOMERS_PER_MONTH = 1.0e6
-MAX_RATE_PER_MONTH = 1000.0
+Multipliers12 = Annotated[list[Multiplier], Field(min_length=12, max_length=12)]
+
+
+def cap_reason(key: str) -> str | None:
+    """Why the value at dotted ``key`` has an upper bound, if that bound is a plausibility cap.
+
+    Parameters
+    ----------
+    key : dotted key of a scenario value (list items may carry their index,
+        ``customers.seasonality.order_rate.0``).
+
+    Returns
+    -------
+    The reason of the :class:`Cap` in the key's type, or None (no cap, or no such key).
+    """
+    model: type[BaseModel] | None = Scenario
+    field = None
+    for part in key.split("."):
+        if model is None:
+            break  # a list index, or a part below a plain value
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        model = _model_in(field.annotation)
+    if field is None:
+        return None
+    caps = [m for m in field.metadata if isinstance(m, Cap)] + _caps_in(field.annotation)
+    return caps[0].reason if caps else None
+
+
+def _model_in(annotation) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _caps_in(annotation) -> list[Cap]:
+    caps = [m for m in getattr(annotation, "__metadata__", ()) if isinstance(m, Cap)]
+    for arg in get_args(annotation):
+        caps += _caps_in(arg)
+    return caps
+
+
+def check_text(value: str, key: str, *, one_line: bool = True) -> str:
+    """Refuse control characters (NUL, tab, newline, escape, ...) in a text key.
+
+    Parameters
+    ----------
+    value : the text.
+    key : its key, for the message.
+    one_line : also refuse the Unicode line and paragraph separators.
+
+    Raises
+    ------
+    ValueError : naming the first offending character and its position.
+    """
+    for position, char in enumerate(value):
+        category = unicodedata.category(char)
+        if category == "Cc" or (one_line and category in ("Zl", "Zp")):
+            raise ValueError(
+                f"{key} contains the control character {char!r} (U+{ord(char):04X}) at "
+                f"position {position + 1}; use printable characters on one line"
+            )
+    return value
 
 
 class Strict(BaseModel):
@@ -33,7 +145,9 @@ class Strict(BaseModel):
 
 
 class Budget(Strict):
-    monthly: Money = Field(description="Total marketing budget B (currency per month).")
+    monthly: Money = Field(
+        description="Total marketing budget B (currency per month, at most 1e15)."
+    )
 
 
 class Strategy(Strict):
@@ -48,24 +162,24 @@ class Strategy(Strict):
 
 
 class Acquisition(Strict):
-    ceiling: Annotated[float, Field(gt=0.0, le=MAX_CUSTOMERS_PER_MONTH)] = Field(
+    ceiling: Annotated[CustomersPerMonth, Field(gt=0.0)] = Field(
         description="N_max: ceiling of paid new customers a month (customers per month)."
     )
-    cac0: Positive = Field(
+    cac0: PositiveMoney = Field(
         description="CAC_0: cost of the first, cheapest paid customers (currency per customer)."
     )
-    organic_rate: Annotated[float, Field(ge=0.0, le=MAX_CUSTOMERS_PER_MONTH)] = Field(
+    organic_rate: CustomersPerMonth = Field(
         0.0, description="Organic new customers (customers per month)."
     )
     market_size: Positive | None = Field(
         None,
         description="Finite market size (customers); omit for an unlimited market.",
     )
-    referral_rate: NonNegative = Field(
-        0.0, description="rho: referrals per active customer (per month) before loyalty."
+    referral_rate: Annotated[float, Field(ge=0.0, le=MAX_REFERRAL_RATE), REFERRAL_CAP] = Field(
+        0.0, description="rho: referrals per active customer (per month, at most 1) before loyalty."
     )
-    loyalty_boost: NonNegative = Field(
-        0.5, description="Extra referral rate at K orders (share; 0.5 = +50 %)."
+    loyalty_boost: Multiplier = Field(
+        0.5, description="Extra referral rate at K orders (share; 0.5 = +50 %, at most 100)."
     )
     loyalty_orders: int = Field(
         10, ge=1, description="K: orders at which the loyalty boost is complete (orders)."
@@ -84,7 +198,7 @@ class GammaRate(Strict):
     ALTERNATIVE: ClassVar[str | None] = None
     QUANTITY: ClassVar[str] = "rate"
 
-    shape: Positive | None = Field(None, description="Gamma shape (r or s; dimensionless).")
+    shape: Shape | None = Field(None, description="Gamma shape (r or s; dimensionless).")
     rate: Positive | None = Field(
         None, description="Gamma rate (alpha or beta; months). Mean = shape / rate per month."
     )
@@ -183,7 +297,7 @@ class PurchaseRate(GammaRate):
     ALTERNATIVE: ClassVar[str | None] = "orders_per_year"
     QUANTITY: ClassVar[str] = "purchase rate"
 
-    shape: Positive | None = Field(
+    shape: Shape | None = Field(
         None, description="Gamma shape r of lambda across customers (dimensionless)."
     )
     rate: Positive | None = Field(
@@ -211,7 +325,7 @@ class ChurnHazard(GammaRate):
     ALTERNATIVE: ClassVar[str | None] = "annual_churn"
     QUANTITY: ClassVar[str] = "churn hazard"
 
-    shape: Positive | None = Field(
+    shape: Shape | None = Field(
         None, description="Gamma shape s of mu across customers (dimensionless)."
     )
     rate: Positive | None = Field(
@@ -277,20 +391,20 @@ class OrderValue(Strict):
         "lognormal",
         description="'lognormal' (mean, cv) or 'gamma_gamma' (p, q, v, as `calibrate` writes).",
     )
-    mean: Positive | None = Field(
+    mean: PositiveMoney | None = Field(
         None, description="Mean first-order value (currency per order), lognormal model."
     )
     cv: Annotated[float, Field(gt=0.0, le=100.0)] | None = Field(
         None,
         description="Coefficient of variation of order values (ratio, at most 100), lognormal model.",
     )
-    p: Positive | None = Field(None, description="Gamma-Gamma shape of order values (p).")
-    q: Positive | None = Field(None, description="Gamma-Gamma shape of customers' scale (q).")
-    v: Positive | None = Field(
+    p: Shape | None = Field(None, description="Gamma-Gamma shape of order values (p).")
+    q: Shape | None = Field(None, description="Gamma-Gamma shape of customers' scale (q).")
+    v: PositiveMoney | None = Field(
         None, description="Gamma-Gamma scale of customers' scale (v, currency per order)."
     )
-    repeat_premium: NonNegative = Field(
-        0.0, description="Repeat orders' mean value is scaled by 1 + this (share)."
+    repeat_premium: Multiplier = Field(
+        0.0, description="Repeat orders' mean value is scaled by 1 + this (share, at most 100)."
     )
 
     @model_validator(mode="after")
@@ -357,24 +471,24 @@ class Retention(Strict):
     max_spend_per_customer: Money = Field(
         description="c_max: cap on retention spend per targeted customer (currency per month)."
     )
-    uplift_max: NonNegative = Field(
-        0.0, description="U_max: largest relative rise of the purchase rate (share)."
+    uplift_max: Multiplier = Field(
+        0.0, description="U_max: largest relative rise of the purchase rate (share, at most 100)."
     )
-    uplift_scale: Positive = Field(
+    uplift_scale: PositiveMoney = Field(
         1.0, description="c_U: spend at which reminders reach 63 % of U_max (currency per month)."
     )
     care_max: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
         0.0, description="V_max: largest relative cut of the churn hazard (share, < 1)."
     )
-    care_scale: Positive = Field(
+    care_scale: PositiveMoney = Field(
         1.0, description="c_V: spend at which care reaches 63 % of V_max (currency per month)."
     )
-    fatigue_threshold: Positive = Field(
+    fatigue_threshold: PositiveMoney = Field(
         1.0e9,
         description="c_F: spend per customer above which fatigue starts (currency per month).",
     )
-    fatigue_slope: NonNegative = Field(
-        0.0, description="k_F: hazard rise per c_F of spend above c_F (ratio)."
+    fatigue_slope: Multiplier = Field(
+        0.0, description="k_F: hazard rise per c_F of spend above c_F (ratio, at most 100)."
     )
     unspent: Literal["to_acquisition", "returned"] = Field(
         "to_acquisition",
@@ -415,7 +529,9 @@ class InitialBase(Strict):
         None, ge=0, le=10_000_000, description="Customers in a fresh base (customers)."
     )
     months: int | None = Field(None, ge=1, le=600, description="Warm-up length W (months).")
-    budget: Money | None = Field(None, description="Warm-up budget (currency per month).")
+    budget: Money | None = Field(
+        None, description="Warm-up budget (currency per month, at most 1e15)."
+    )
     retention_share: Share | None = Field(None, description="Warm-up retention share (share).")
 
     @model_validator(mode="after")
@@ -491,8 +607,16 @@ class RunSettings(Strict):
 class Scenario(Strict):
     """One what-if scenario: a business, its market and its marketing budget."""
 
-    name: str = Field(min_length=1, description="Scenario name (used for run folders).")
-    description: str = Field("", description="One line on what the scenario represents.")
+    name: str = Field(
+        min_length=1,
+        max_length=MAX_NAME_LENGTH,
+        description="Scenario name (used for run folders; printable, one line).",
+    )
+    description: str = Field(
+        "",
+        max_length=MAX_DESCRIPTION_LENGTH,
+        description="One line on what the scenario represents (printable).",
+    )
     horizon_months: int = Field(36, ge=1, le=600, description="Simulated horizon H (months).")
     start_month: int = Field(1, ge=1, le=12, description="Calendar month of month 0 (1..12).")
     budget: Budget
@@ -506,6 +630,18 @@ class Scenario(Strict):
     sweep: dict[str, list[float | int | str | bool]] = Field(
         {}, description="Extra swept parameters: dotted key -> list of values."
     )
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name must not be empty or only whitespace (it names the run folders)")
+        return check_text(value, "name")
+
+    @field_validator("description")
+    @classmethod
+    def _printable_description(cls, value: str) -> str:
+        return check_text(value, "description")
 
     @field_validator("sweep")
     @classmethod

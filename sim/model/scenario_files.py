@@ -17,7 +17,8 @@ from typing import Any
 
 import tomli_w
 from pydantic import BaseModel, ValidationError
-from splitsim.model.scenario import GammaRate, Scenario
+
+from splitsim.model.scenario import GammaRate, Scenario, cap_reason
 
 SET_SOURCE = "--set"
 NOT_SWEEPABLE = ("name", "description", "run", "sweep", "strategy.retention_share")
@@ -311,6 +312,10 @@ def format_errors(
             message = f"{message} (got {type(given).__name__})"
         if isinstance(given, float) and not math.isfinite(given):
             message = "NaN and infinity are not allowed; give a finite number"
+        elif kind == "less_than_equal":
+            reason = cap_reason(key)
+            if reason:
+                message = f"{message} ({reason})"
         shown = "" if isinstance(given, Mapping) else f" = {given!r}"
         lines.append(f"{source}: {key}{shown}: {message}")
     return _dedupe(lines)
