@@ -30,8 +30,10 @@ Nothing in the model is left to the SimPy engine: this engine handles every scen
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import namedtuple
+from pathlib import Path
 
 import numpy as np
 from numba import njit
@@ -109,7 +111,12 @@ Replay = namedtuple("Replay", "scheduled bin_width")
 
 
 def parameters(scenario: Scenario) -> np.ndarray:
-    """The scenario's numbers as the compiled loop's parameter vector."""
+    """The scenario's numbers as the compiled loop's parameter vector.
+
+    Every way into the compiled loop passes here, so this is also where stale machine
+    code is dropped (:func:`drop_stale_compiled_code`).
+    """
+    drop_stale_compiled_code()
     s = scenario
     r, a, c = s.retention, s.acquisition, s.customers
     v = c.order_value
@@ -140,6 +147,35 @@ def parameters(scenario: Scenario) -> np.ndarray:
         discount=monthly_discount_factor(s.economics.discount_rate),
     )  # fmt: skip
     return np.array([values[name] for name in P_NAMES])
+
+
+_KERNELS_STAMP = None
+
+
+def drop_stale_compiled_code() -> None:
+    """Delete this module's cached machine code if the kernels it compiles in have changed.
+
+    numba's on-disk cache checks the stamp of this file only, not that of
+    ``splitsim/engines/kernels.py``, whose functions are inlined into this module's
+    loop: after an edit of a kernel, the cache would keep running the old formula. A
+    hash of the kernels' source is kept beside the cache; when it differs, the cache
+    files of this module are removed (once per process) and numba compiles afresh.
+    """
+    global _KERNELS_STAMP
+    if _KERNELS_STAMP is not None:
+        return
+    stamp = hashlib.sha256(Path(kernels.__file__).read_bytes()).hexdigest()
+    folder = Path(_run_months._cache._cache_path)
+    marker = folder / f"{Path(__file__).stem}.kernels-sha256"
+    try:
+        if not marker.is_file() or marker.read_text(encoding="ascii").strip() != stamp:
+            for cached in folder.glob(f"{Path(__file__).stem}.*.nb[ic]"):
+                cached.unlink(missing_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
+            marker.write_text(stamp, encoding="ascii")
+    except OSError:  # a read-only install: numba then does not cache here either
+        pass
+    _KERNELS_STAMP = stamp
 
 
 # columns of the per-customer state arrays (one row per customer)
