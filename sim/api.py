@@ -22,7 +22,7 @@ from splitsim.calibration.backtest import Backtest
 from splitsim.calibration.backtest import backtest as _backtest
 from splitsim.calibration.fit import Calibration
 from splitsim.calibration.fit import calibrate as _calibrate
-from splitsim.calibration.transactions import read_transactions, summarize_customers
+from splitsim.calibration.transactions import parse_date, read_transactions, summarize_customers
 from splitsim.model.scenario import Scenario
 from splitsim.model.scenario_files import load_scenario as _load_scenario
 from splitsim.plots import files as plot_files
@@ -170,21 +170,31 @@ def plot(
 
 
 def calibrate(
-    transactions: str | os.PathLike, calibration_end: date, *, time_unit: str = "week", **columns
+    transactions: str | os.PathLike,
+    calibration_end: date | str,
+    *,
+    time_unit: str = "week",
+    **columns,
 ) -> Calibration:
     """Fit Pareto/NBD and Gamma-Gamma to a transaction log (as ``splitsim calibrate``).
 
-    ``columns`` are those of :func:`splitsim.calibration.transactions.read_transactions`
-    (customer_col, date_col, amount_col, fmt).
+    ``calibration_end`` is a date or "YYYY-MM-DD"; ``columns`` are those of
+    :func:`splitsim.calibration.transactions.read_transactions` (customer_col,
+    date_col, amount_col, fmt).
     """
     log = read_transactions(transactions, **columns)
-    return _calibrate(summarize_customers(log, calibration_end, time_unit=time_unit))
+    end = _date(calibration_end)
+    return _calibrate(summarize_customers(log, end, time_unit=time_unit))
+
+
+def _date(value: date | str) -> date:
+    return value if isinstance(value, date) else parse_date(str(value))
 
 
 def backtest(
     transactions: str | os.PathLike,
-    calibration_end: date,
-    holdout_end: date,
+    calibration_end: date | str,
+    holdout_end: date | str,
     *,
     engine: str = "fast",
     replicates: int = 200,
@@ -194,5 +204,10 @@ def backtest(
     """Calibrate, replay the cohort through the holdout, compare (as ``splitsim backtest``)."""
     log = read_transactions(transactions, **columns)
     return _backtest(
-        log, calibration_end, holdout_end, engine=engine, replicates=replicates, seed=seed
+        log,
+        _date(calibration_end),
+        _date(holdout_end),
+        engine=engine,
+        replicates=replicates,
+        seed=seed,
     )
