@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from splitsim.sweep.chunks import CHUNK_PREFIX
-from splitsim.results.dataset import PROVENANCE_ATTRS, swept_dims
-from splitsim.sweep.executors import MissingExtra
 from splitsim.model.outcome import VARIABLES
 from splitsim.model.scenario_files import ScenarioError, scenario_from_toml, scenario_hash
+from splitsim.results.dataset import PROVENANCE_ATTRS, swept_dims
+from splitsim.sweep.chunks import CHUNK_PREFIX
+from splitsim.sweep.executors import MissingExtra
 
 RESULTS_FILE = "results.nc"
 RESULTS_ZARR = "results.zarr"
@@ -147,9 +147,20 @@ def remove_stale_temporaries(run_dir: Path) -> None:
 
 
 # -- atomic writes -----------------------------------------------------------------------
+def _file_mode() -> int:
+    """The mode a new file gets under the process's umask (0o666 & ~umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path):
-    """Yield a hidden temporary path next to ``path``; move it into place on success."""
+    """Yield a hidden temporary path next to ``path``; move it into place on success.
+
+    The file gets the mode any new file would get (the umask applies), not the private
+    0600 of a temporary file.
+    """
     path = Path(path)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     os.close(fd)
@@ -157,6 +168,7 @@ def atomic_path(path: Path):
         yield Path(temporary)
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
+        os.chmod(temporary, _file_mode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -246,9 +258,26 @@ def load_results(path: str | os.PathLike) -> xr.Dataset:
         target = target / RESULTS_FILE
     elif not target.is_file():
         raise RunFolderError(f"no results at {str(target)!r}")
-    ds = read_dataset(target)
+    try:
+        ds = read_dataset(target)
+    except Exception as err:  # h5py and xarray raise many kinds for a damaged file
+        folder = target.parent
+        way_back = (
+            f"rebuild it with: splitsim sweep {folder / SCENARIO_FILE} --resume {folder}"
+            if (folder / SCENARIO_FILE).is_file()
+            else "run the sweep again"
+        )
+        raise RunFolderError(
+            f"{str(target)!r} cannot be read (damaged or truncated: "
+            f"{type(err).__name__}: {_first_line(err)}); {way_back}"
+        ) from None
     check_provenance(ds, str(target))
     return ds
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:200] if text else "no detail"
 
 
 def check_provenance(ds: xr.Dataset, source: str = "dataset") -> None:
@@ -268,7 +297,13 @@ def check_provenance(ds: xr.Dataset, source: str = "dataset") -> None:
         raise ProvenanceError(f"{source}: stored scenario re-validates to a different hash")
     problems = []
     run = scenario.run
-    if int(ds.attrs["root_seed"]) != run.seed:
+    try:
+        stored_seed = int(ds.attrs["root_seed"])
+    except (TypeError, ValueError):
+        raise ProvenanceError(
+            f"{source}: root_seed attribute {ds.attrs['root_seed']!r} is not an integer"
+        ) from None
+    if stored_seed != run.seed:
         problems.append(f"root_seed {ds.attrs['root_seed']} but the scenario says {run.seed}")
     if run.engine is not None and ds.attrs["engine"] != run.engine:
         problems.append(f"engine {ds.attrs['engine']!r} but the scenario says {run.engine!r}")
@@ -335,24 +370,49 @@ class PartialFolder:
         return self.folder / f"{key}.npz"
 
 
+CHUNK_KEY, CHUNK_CHECKSUM = "__chunk_key__", "__sha256__"
+
+
+def chunk_checksum(arrays: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 of a chunk's arrays: names, dtypes, shapes and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
 class ChunkStore(PartialFolder):
-    """Finished chunks of one run, one ``.npz`` per chunk under ``partial/``."""
+    """Finished chunks of one run, one ``.npz`` per chunk under ``partial/``.
+
+    Each file holds its own chunk key and a checksum of its arrays: a truncated, damaged,
+    renamed or swapped file is not used (the chunk is simulated again on resume).
+    """
 
     def save(self, key: str, arrays: Mapping[str, np.ndarray]) -> None:
         """Keep one finished chunk (atomic)."""
+        stamp = {CHUNK_KEY: np.array(key), CHUNK_CHECKSUM: np.array(chunk_checksum(arrays))}
         with atomic_path(self._path(key)) as temporary, open(temporary, "wb") as file:
-            np.savez(file, **arrays)
+            np.savez(file, **arrays, **stamp)
 
     def load(self, key: str) -> dict[str, np.ndarray] | None:
-        """A finished chunk's arrays, or None if it is not there or unreadable."""
+        """A finished chunk's arrays, or None if it is not there, damaged or another's."""
         path = self._path(key)
         try:
             with np.load(path, allow_pickle=False) as stored:
-                return {name: stored[name] for name in stored.files}
+                arrays = {name: stored[name] for name in stored.files}
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError):  # damaged by hand: simulate it again
+        except Exception:  # truncated or damaged (BadZipFile, EOFError, zlib, ...): redo it
             return None
+        stored_key = arrays.pop(CHUNK_KEY, None)
+        checksum = arrays.pop(CHUNK_CHECKSUM, None)
+        if stored_key is None or checksum is None or str(stored_key) != key:
+            return None
+        if str(checksum) != chunk_checksum(arrays):
+            return None
+        return arrays
 
     def keys(self) -> set[str]:
         """Keys of the chunks on disk."""
