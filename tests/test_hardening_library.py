@@ -28,10 +28,14 @@ from splitsim.calibration.transactions import (
 from splitsim.engines.base import simulate_cell
 from splitsim.model.scenario import Scenario
 from splitsim.model.scenario_files import (
+    MAX_EXTENDS_DEPTH,
+    MAX_OVERRIDE_LENGTH,
+    MAX_PROBLEMS,
     ScenarioError,
     load_scenario,
     scenario_table,
     set_dotted,
+    shown,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -254,3 +258,136 @@ def test_values_at_the_caps_are_accepted_and_simulate_finitely(override):
     out = simulate_cell(scenario, [0.3], [0], 1, "fast")
     for name in ("npv", "profit", "first_revenue", "repeat_revenue", "customer_equity"):
         assert np.all(np.isfinite(out[name])), (override, name)
+
+
+# -- 4. scenario files: one-line --set values, short echoes, bounded extends chains ------
+@pytest.mark.parametrize(
+    "override, char, position",
+    [
+        ('budget.monthly=5\nname="x"', r"'\n' (U+000A)", 17),
+        ("budget.monthly=5\r", r"'\r' (U+000D)", 17),
+        ('name="a"\x00', r"'\x00' (U+0000)", 9),
+        ("budget.monthly=\t5", r"'\t' (U+0009)", 16),
+        ("budget.monthly=5\u2028", r"'\u2028' (U+2028)", 17),
+    ],
+)
+def test_set_text_with_a_control_character_is_refused(override, char, position):
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(BASELINE, [override])
+    message = str(caught.value)
+    key = override.partition("=")[0]
+    assert message.startswith(f"--set {key}: the text contains the control character {char}")
+    assert f"at position {position}" in message
+    assert "on one line" in message
+
+
+def test_set_value_with_a_newline_used_to_drop_what_followed():
+    """The old parse read 'v = 5' and the rest as another key, silently dropped."""
+    with pytest.raises(ScenarioError):
+        load_scenario(BASELINE, ['budget.monthly=5\nname="not applied"'])
+    # an escaped newline inside a string is a value, and the schema judges it
+    with pytest.raises(ScenarioError, match="description contains the control character"):
+        load_scenario(BASELINE, [r'description="two\nlines"'])
+    # a trailing comment is still fine
+    assert load_scenario(BASELINE, ["budget.monthly=5 # five"]).budget.monthly == 5.0
+
+
+def test_set_text_longer_than_the_limit_is_refused_at_once():
+    text = "run.splits=[" + ",".join(["0.5"] * 2_000_000) + "]"
+    started = time.monotonic()
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(BASELINE, [text])
+    assert time.monotonic() - started < 2.0
+    message = str(caught.value)
+    assert message == (
+        f"--set run.splits: the text is {len(text):,} characters long, more than "
+        f"{MAX_OVERRIDE_LENGTH:,}; put long lists in the scenario file"
+    )
+
+
+def test_a_huge_refused_list_is_echoed_in_a_short_message(tmp_path):
+    path = tmp_path / "huge.toml"
+    path.write_text(
+        f'extends = "{BASELINE.as_posix()}"\n'
+        + "run.splits = ["
+        + ", ".join(["2"] * 200_000)
+        + "]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    message = str(caught.value)
+    assert len(message) < 2_000
+    assert "(200,000 items)]" in message
+    assert "List should have at most 1001 items" in message
+
+
+def test_every_echo_is_cut(tmp_path):
+    long_name = "n" * 5_000
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(BASELINE, [f'name="{long_name}"'])
+    message = str(caught.value)
+    assert len(message) < 400 and "nnn..." in message
+    assert "String should have at most 200 characters" in message
+    key = "k" * 10_000
+    path = tmp_path / "key.toml"
+    path.write_text(f'extends = "{BASELINE.as_posix()}"\n[budget]\n{key} = 1\n', encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert len(str(caught.value)) < 1_000 and "unknown key 'kkk" in str(caught.value)
+
+
+def test_shown_cuts_without_building_the_whole_repr():
+    values = list(range(5_000_000))
+    started = time.monotonic()
+    text = shown(values)
+    assert time.monotonic() - started < 0.1
+    assert (
+        len(text) <= 230 and text.startswith("[0, 1, 2, ") and text.endswith("(5,000,000 items)]")
+    )
+    assert shown("x" * 1_000).endswith("...") and len(shown("x" * 1_000)) == 200
+    assert shown({f"k{i}": i for i in range(10_000)}).endswith("... (10,000 keys)}")
+    assert shown({"a": 1, "b": [1, 2]}) == "{'a': 1, 'b': [1, 2]}"
+    assert shown([0.5, 0.25]) == "[0.5, 0.25]" and shown("short") == "'short'"
+
+
+def test_many_problems_are_counted_not_all_shown(tmp_path):
+    path = tmp_path / "many.toml"
+    keys = "\n".join(f"unknown_{i} = {i}" for i in range(100))
+    path.write_text(f'extends = "{BASELINE.as_posix()}"\n[budget]\n{keys}\n', encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == MAX_PROBLEMS + 1
+    assert lines[-1] == f"... and {100 - MAX_PROBLEMS} more problems"
+    assert len(caught.value.problems) == MAX_PROBLEMS + 1
+
+
+def _extends_chain(folder: Path, files: int) -> Path:
+    """A chain of ``files`` scenario files: the baseline's copy, then each extends the last."""
+    root = folder / "c0.toml"
+    root.write_text(BASELINE.read_text(encoding="utf-8"), encoding="utf-8")
+    path = root
+    for i in range(1, files):
+        path = folder / f"c{i}.toml"
+        path.write_text(f'extends = "c{i - 1}.toml"\nname = "c{i}"\n', encoding="utf-8")
+    return path
+
+
+def test_an_extends_chain_at_the_depth_limit_loads(tmp_path):
+    last = _extends_chain(tmp_path, MAX_EXTENDS_DEPTH)
+    assert load_scenario(last).name == f"c{MAX_EXTENDS_DEPTH - 1}"
+
+
+@pytest.mark.parametrize("files", [MAX_EXTENDS_DEPTH + 1, 1000])
+def test_a_deeper_extends_chain_is_refused_with_its_start_and_stop(tmp_path, files):
+    last = _extends_chain(tmp_path, files)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(last)
+    message = str(caught.value)
+    stop = files - MAX_EXTENDS_DEPTH - 1
+    assert message.startswith(
+        f"{last}: extends: the chain is deeper than {MAX_EXTENDS_DEPTH} files ({last} -> "
+    )
+    assert f", stopped before {tmp_path / f'c{stop}.toml'})" in message
+    assert "RecursionError" not in message

@@ -34,6 +34,10 @@ MAX_REFERRAL_RATE = 1.0
 # Gamma shapes (r, s of the rates, p, q of order values; dimensionless): a shape of 1e6
 # is a spread of 0.1 %, a constant for every purpose, and keeps the draws finite.
 MAX_GAMMA_SHAPE = 1.0e6
+# Retention shares in a split grid (0.001 apart at the finest), and values of one swept
+# key: longer lists are refused before their items are validated one by one.
+MAX_SPLITS = 1001
+MAX_SWEEP_VALUES = 1000
 # Characters of a scenario name (used for run folders, cut to 64) and description.
 MAX_NAME_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 2000
@@ -582,8 +586,9 @@ class RunSettings(Strict):
     seed: int = Field(
         20261126, ge=0, le=2**63 - 1, description="Root seed of every random stream (64-bit)."
     )
-    splits: list[Share] | SplitRange = Field(
-        SplitRange(), description="Retention shares to sweep: a list, or {start, stop, step}."
+    splits: Annotated[list[Share], Field(max_length=MAX_SPLITS)] | SplitRange = Field(
+        SplitRange(),
+        description="Retention shares to sweep: a list (at most 1001), or {start, stop, step}.",
     )
     engine: Engine | None = Field(
         None, description="'simpy' (reference) or 'fast'; the CLI option wins over this."
@@ -627,8 +632,11 @@ class Scenario(Strict):
     economics: Economics
     initial_base: InitialBase = InitialBase()
     run: RunSettings = RunSettings()
-    sweep: dict[str, list[float | int | str | bool]] = Field(
-        {}, description="Extra swept parameters: dotted key -> list of values."
+    sweep: dict[
+        str, Annotated[list[float | int | str | bool], Field(max_length=MAX_SWEEP_VALUES)]
+    ] = Field(
+        {},
+        description="Extra swept parameters: dotted key -> list of values (at most 1000).",
     )
 
     @field_validator("name")

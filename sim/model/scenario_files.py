@@ -11,6 +11,7 @@ import difflib
 import hashlib
 import math
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,17 +22,78 @@ from pydantic import BaseModel, ValidationError
 from splitsim.model.scenario import GammaRate, Scenario, cap_reason
 
 SET_SOURCE = "--set"
+# Longest echo of a value in an error message (characters of its repr): a refused list of
+# millions of values must not make a message of megabytes.
+MAX_SHOWN = 200
+# Files in one ``extends`` chain, the file itself included: deeper chains are refused
+# (they would exhaust Python's recursion, and no scenario family needs more).
+MAX_EXTENDS_DEPTH = 32
+# Error lines shown for one scenario (one per key); the rest are counted.
+MAX_PROBLEMS = 30
+# Characters of one --set (or --sweep) text: a split grid at 0.001 steps takes about
+# 6,000; longer lists belong in the scenario file (and parsing megabytes takes seconds).
+MAX_OVERRIDE_LENGTH = 100_000
 NOT_SWEEPABLE = ("name", "description", "run", "sweep", "strategy.retention_share")
 # Swept values must not change the shape of the arrays every cell of a sweep shares.
 SHAPE_KEYS = ("horizon_months",)
 
 
 class ScenarioError(ValueError):
-    """A scenario that cannot be read or is not valid; ``str()`` is the user message."""
+    """A scenario that cannot be read or is not valid; ``str()`` is the user message.
+
+    ``problems`` keeps every line; the message shows the first :data:`MAX_PROBLEMS` and
+    counts the rest.
+    """
 
     def __init__(self, problems: Iterable[str]):
         self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
+        lines = (
+            self.problems
+            if len(self.problems) <= MAX_PROBLEMS + 1
+            else self.problems[:MAX_PROBLEMS]
+        )
+        more = len(self.problems) - len(lines)
+        if more:
+            lines = [*lines, f"... and {more:,} more problems"]
+        super().__init__("\n".join(lines))
+
+
+def cut(text: str, limit: int = MAX_SHOWN) -> str:
+    """Plain ``text`` (a key, a path) for an error message, cut to ``limit`` with '...'."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def shown(value: Any, limit: int = MAX_SHOWN) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters with '...'.
+
+    A long list or string is not turned into a full repr first: its items are
+    represented one by one until the limit is reached, so that echoing a list of
+    millions of values costs no more than echoing a short one.
+
+    Parameters
+    ----------
+    value : the value to show.
+    limit : longest result (characters, >= 10).
+    """
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit])[: limit - 3] + "..."
+    if isinstance(value, list | tuple | Mapping) and len(value) > 1:
+        if isinstance(value, Mapping):
+            opening, closing, what = "{", "}", "keys"
+            items = (f"{shown(k, limit)}: {shown(v, limit)}" for k, v in value.items())
+        else:
+            opening, closing = ("[", "]") if isinstance(value, list) else ("(", ")")
+            what, items = "items", (shown(item, limit) for item in value)
+        parts, length = [], 1
+        for part in items:
+            length += len(part) + 2
+            if length > limit:
+                tail = f"... ({len(value):,} {what}){closing}"
+                return (opening + ", ".join(parts) + ", " + tail) if parts else opening + tail
+            parts.append(part)
+        return opening + ", ".join(parts) + closing
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
@@ -64,12 +126,26 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
 
 
 def read_merged(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, dict[str, str]]:
-    """Return the merged raw table of ``path`` and its parents, and each key's file."""
+    """Return the merged raw table of ``path`` and its parents, and each key's file.
+
+    An ``extends`` chain may hold at most :data:`MAX_EXTENDS_DEPTH` files; a longer one,
+    or a cycle, is a :class:`ScenarioError` that shows the chain.
+    """
     path = Path(path)
     resolved = path.resolve()
     if resolved in _chain:
         cycle = " -> ".join(str(p) for p in (*_chain, resolved))
         raise ScenarioError([f"{path}: extends: cyclic chain {cycle}"])
+    if len(_chain) >= MAX_EXTENDS_DEPTH:
+        head = " -> ".join(str(p) for p in _chain[:3])
+        tail = " -> ".join(str(p) for p in _chain[-2:])
+        raise ScenarioError(
+            [
+                f"{_chain[0]}: extends: the chain is deeper than {MAX_EXTENDS_DEPTH} files "
+                f"({head} -> ... -> {tail}, stopped before {path}); at most "
+                f"{MAX_EXTENDS_DEPTH} files may extend one another"
+            ]
+        )
     if not path.is_file():
         where = f"{_chain[-1]}: extends: " if _chain else ""
         raise ScenarioError([f"{where}{path}: no such scenario file"])
@@ -85,7 +161,7 @@ def read_merged(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, dict[s
         parents = [parents]
     if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
         raise ScenarioError(
-            [f"{path}: extends: expected a path or a list of paths, got {parents!r}"]
+            [f"{path}: extends: expected a path or a list of paths, got {shown(parents)}"]
         )
     merged: dict = {}
     origin: dict[str, str] = {}
@@ -187,18 +263,43 @@ def parse_override(
     """Split ``dotted.key=value`` and parse the value as TOML.
 
     ``source``, ``form`` and ``hint`` word the errors for the option that gave the text.
+    The text must be one line of printable characters: a newline or another control
+    character is refused (TOML would read what follows it as more keys, silently
+    dropped), and so is anything after the value.
     """
     key, sep, value_text = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ScenarioError([f"{source} {text!r}: expected {form}"])
+        raise ScenarioError([f"{source} {shown(text)}: expected {form}"])
+    if len(text) > MAX_OVERRIDE_LENGTH:
+        raise ScenarioError(
+            [
+                f"{source} {cut(key)}: the text is {len(text):,} characters long, more than "
+                f"{MAX_OVERRIDE_LENGTH:,}; put long lists in the scenario file"
+            ]
+        )
+    for position, char in enumerate(text):
+        if unicodedata.category(char) == "Cc" or char in "\u2028\u2029":
+            raise ScenarioError(
+                [
+                    f"{source} {cut(key)}: the text contains the control character "
+                    f"{char!r} (U+{ord(char):04X}) at position {position + 1}; give "
+                    f"{form} on one line of printable characters (TOML escapes such as "
+                    "\\n inside a quoted string are fine)"
+                ]
+            )
+    value_text = value_text.strip()
     try:
-        value = tomllib.loads(f"v = {value_text.strip()}")["v"]
+        table = tomllib.loads(f"v = {value_text}")
     except tomllib.TOMLDecodeError:
         raise ScenarioError(
-            [f"{source} {key}: value {value_text.strip()!r} is not {hint}"]
+            [f"{source} {cut(key)}: value {shown(value_text)} is not {hint}"]
         ) from None
-    return key, value
+    if set(table) != {"v"}:  # defence in depth: one line cannot hold a second key
+        raise ScenarioError(
+            [f"{source} {cut(key)}: value {shown(value_text)} has more than one value; give one"]
+        )
+    return key, table["v"]
 
 
 def set_dotted(table: dict, key: str, value: Any) -> None:
@@ -255,7 +356,7 @@ def validate(raw: dict, origin: Mapping[str, str], default_source: str) -> Scena
                 with_value(scenario, {key: value})
             except ScenarioError as err:
                 detail = "; ".join(p.split(": ", 2)[-1] for p in err.problems)
-                problems.append(f"{source}: sweep.{key}: value {value!r}: {detail}")
+                problems.append(f"{source}: sweep.{key}: value {shown(value)}: {detail}")
     if problems:
         raise ScenarioError(problems)
     return scenario
@@ -291,18 +392,25 @@ def with_value(scenario: Scenario, values: Mapping[str, Any]) -> Scenario:
 def format_errors(
     err: ValidationError, raw: Mapping, origin: Mapping[str, str], default_source: str
 ) -> list[str]:
-    """Turn pydantic errors into lines naming file, dotted key, value and what is allowed."""
-    lines = []
-    for e in err.errors(include_url=False):
+    """Turn pydantic errors into lines naming file, dotted key, value and what is allowed.
+
+    At most :data:`MAX_PROBLEMS` distinct lines are formed; the other errors are counted
+    in a last line.
+    """
+    lines: dict[str, None] = {}  # insertion-ordered and free of repeats
+    errors = err.errors(include_url=False)
+    for done, e in enumerate(errors):
+        if len(lines) >= MAX_PROBLEMS:
+            return [*lines, f"... and {len(errors) - done:,} more problems"]
         loc = [str(p) for p in e["loc"] if not _is_union_tag(p)]
         key = ".".join(loc) if loc else "(top level)"
         source = _source_of(key, origin, default_source)
         kind = e["type"]
         if kind == "extra_forbidden":
-            lines.append(f"{source}: {key}: {unknown_key_message(key)}")
+            lines[f"{source}: {cut(key)}: {unknown_key_message(key)}"] = None
             continue
         if kind == "missing":
-            lines.append(f"{source}: {key}: required key is missing")
+            lines[f"{source}: {cut(key)}: required key is missing"] = None
             continue
         given = e.get("input")
         message = e["msg"].removeprefix("Value error, ")
@@ -316,9 +424,9 @@ def format_errors(
             reason = cap_reason(key)
             if reason:
                 message = f"{message} ({reason})"
-        shown = "" if isinstance(given, Mapping) else f" = {given!r}"
-        lines.append(f"{source}: {key}{shown}: {message}")
-    return _dedupe(lines)
+        echo = "" if isinstance(given, Mapping) else f" = {shown(given)}"
+        lines[f"{source}: {cut(key)}{echo}: {message}"] = None
+    return list(lines)
 
 
 def unknown_key_message(key: str) -> str:
@@ -326,9 +434,9 @@ def unknown_key_message(key: str) -> str:
     *parents, leaf = key.split(".")
     model = _model_at(parents)
     allowed = sorted(model.model_fields) if model is not None else []
-    close = difflib.get_close_matches(leaf, allowed, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(leaf, allowed, n=1, cutoff=0.6) if len(leaf) < 100 else []
     hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"unknown key '{leaf}'{hint} (allowed here: {', '.join(allowed)})"
+    return f"unknown key '{cut(leaf)}'{hint} (allowed here: {', '.join(allowed)})"
 
 
 def scenario_table(scenario: Scenario) -> dict:
@@ -403,10 +511,3 @@ def _source_of(key: str, origin: Mapping[str, str], default: str) -> str:
         if found:
             return found
     return default
-
-
-def _dedupe(lines: list[str]) -> list[str]:
-    seen: dict[str, None] = {}
-    for line in lines:
-        seen.setdefault(line, None)
-    return list(seen)
