@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from splitsim.engines.terminal_value import Continuation, terminal_values
+from splitsim.engines.terminal_value import Continuation, dropout_costs, terminal_values
 from splitsim.model.economics import monthly_discount_factor, npv
 from splitsim.model.outcome import Outcome
 from splitsim.model.scenario import Scenario
@@ -67,27 +67,31 @@ def finish_outcome(
     alive = customers.alive
     continuation = Continuation.of(scenario)
     values = repeat_value(scenario, customers.spend_scale)
-    age = horizon - customers.last_order[alive]
-    terminal = {
-        convention: terminal_values(
-            convention,
-            continuation,
-            customers.purchase_rate[alive],
-            customers.churn_hazard[alive],
-            values[alive],
-            age,
-        )
-        for convention in ("no_marketing", "optimal_care")
-    }
+    age = horizon - customers.last_order
+    traits = (customers.purchase_rate, customers.churn_hazard, values)
+    # each customer's terminal value (currency at the horizon), dims (customer,):
+    # the alive ones' future margin; under optimal_care, minus what the policy still
+    # spends on those who dropped out but are still targeted
+    terminal = {}
+    for convention in ("no_marketing", "optimal_care"):
+        each = np.zeros(len(alive))
+        each[alive] = terminal_values(convention, continuation, *(t[alive] for t in traits), age[alive])
+        if convention == "optimal_care":
+            gone = ~alive
+            each[gone] = -dropout_costs(continuation, *(t[gone] for t in traits), age[gone])
+        terminal[convention] = each
     chosen = economics.terminal_value
-    equity_each = terminal.get(chosen, np.zeros(int(alive.sum())))
-    equity = float(np.sum(equity_each)) * end_factor
+    per_customer_equity = terminal.get(chosen, np.zeros(len(alive)))
+
+    def summed(each: np.ndarray) -> float:
+        """The sum over the alive, then over the others (their share is 0 or a cost)."""
+        return float(np.sum(each[alive])) + float(np.sum(each[~alive]))
+
+    equity = summed(per_customer_equity) * end_factor
 
     # value of a new paid customer at its arrival month start: own discounted margin to
     # the horizon plus its terminal value under the scenario's convention
     paid = (customers.source == PAID) & (customers.arrival_month >= 0)
-    per_customer_equity = np.zeros(len(alive))
-    per_customer_equity[alive] = equity_each
     arrival_factor = monthly_discount_factor(economics.discount_rate) ** customers.arrival_month[paid]
     new_value = (
         economics.gross_margin * customers.discounted_revenue[paid]
@@ -105,8 +109,8 @@ def finish_outcome(
         npv=np.float64(value_npv),
         customer_equity=np.float64(equity),
         decision_metric=np.float64(value_npv + equity),
-        terminal_no_marketing=np.float64(float(np.sum(terminal["no_marketing"])) * end_factor),
-        terminal_optimal_care=np.float64(float(np.sum(terminal["optimal_care"])) * end_factor),
+        terminal_no_marketing=np.float64(summed(terminal["no_marketing"]) * end_factor),
+        terminal_optimal_care=np.float64(summed(terminal["optimal_care"]) * end_factor),
         new_customer_value=np.float64(value_new),
         customers_served=np.int32(len(served)),
         top20_revenue_share=np.float64(top.sum() / total if total > 0 else np.nan),

@@ -210,6 +210,41 @@ def _care_value(lam, mu, margin, age, leave, delta, recency, c, u, h):
     )
 
 
+def dropout_costs(
+    continuation: Continuation,
+    purchase_rate: np.ndarray,
+    churn_hazard: np.ndarray,
+    repeat_value: np.ndarray,
+    age: np.ndarray,
+) -> np.ndarray:
+    """What ``optimal_care`` still spends on customers who dropped out before the horizon.
+
+    The shop cannot see who has dropped out: a customer whose last order is less than
+    ``target_recency`` months old at the horizon is still targeted, at the spend the
+    policy gives its traits, until its last order is that old:
+    cost_i = c_i (1 - exp(-delta (T - age_i))) / delta (currency, discounted to the
+    horizon); 0 past the window. Dims (customer,).
+    """
+    k = continuation
+    margin = k.gross_margin * k.seasonal_value * np.asarray(repeat_value, float)
+    return _dropout_costs(
+        np.asarray(purchase_rate, float), np.asarray(churn_hazard, float), margin,
+        np.asarray(age, float), k.leave_per_order, k.delta, k.recency, k.spend, k.uplift,
+        k.hazard_factor,
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def _dropout_costs(lam, mu, margin, age, leave, delta, recency, spend, uplift, hazard):
+    out = np.zeros(len(lam))
+    for i in range(len(lam)):
+        if age[i] >= recency:
+            continue
+        j = _best_candidate(lam[i], mu[i], margin[i], leave, delta, spend, uplift, hazard)
+        out[i] = spend[j] * -math.expm1(-delta * (recency - age[i])) / delta
+    return out
+
+
 @njit(cache=True)
 def _optimal_care(lam, mu, margin, age, leave, delta, recency, spend, uplift, hazard):
     out = np.empty(len(lam))

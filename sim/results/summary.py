@@ -391,7 +391,8 @@ def _economics(
     )
     if scenario is not None:
         a = scenario.acquisition
-        frame["ceiling_share"] = -np.expm1(-acquisition / (a.ceiling * a.cac0))
+        # paid arrivals a month over N_max (a finite market's room included)
+        frame["ceiling_share"] = monthly_mean("new_paid") / a.ceiling
         frame["acquisition_return"] = np.divide(
             value, marginal, out=np.full(len(splits), np.nan), where=marginal > 0
         )
