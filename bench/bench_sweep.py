@@ -2,7 +2,7 @@
 
 Times the sweep as `splitsim sweep` runs it (chunks in a local process pool, each
 finished chunk kept on disk, the dataset and summary written at the end) into a
-temporary results root, and prints the figure DESIGN.md sets a goal for
+temporary results root, and prints the figure the project sets a goal for
 (21 splits x 1000 replicates in 60 s on 2 cores), with the engine named. The pool's
 start-up (worker imports, a compiling engine's first call) is part of the figure, as
 it is for a user.

@@ -1,8 +1,8 @@
-"""The stylized facts of FACTS.md measured in simulated replicates, beside the sources.
+"""The stylized facts of docs/facts.md measured in simulated replicates, beside the sources.
 
 A replicate runs the SimPy reference engine at one split and keeps, besides its
 :class:`~splitsim.model.outcome.Outcome`, a few per-customer figures (arrival month, orders before
-and during the horizon) that some facts need. Each measurable row of FACTS.md is a
+and during the horizon) that some facts need. Each measurable row of docs/facts.md is a
 :class:`Fact`: its claim, the sources' value and a function of one replicate; the
 summary over replicates is a median and a 90 % interval.
 """
@@ -49,11 +49,11 @@ class Replicate:
 
 @dataclass(frozen=True)
 class Fact:
-    """A row of FACTS.md as the model measures it."""
+    """A row of docs/facts.md as the model measures it."""
 
-    row: str  # FACTS.md row, e.g. "F1"
+    row: str  # docs/facts.md row, e.g. "F1"
     claim: str  # what is measured, in the model's terms
-    source: str  # the sources' value, as FACTS.md gives it
+    source: str  # the sources' value, as docs/facts.md gives it
     unit: str  # "%" (a share shown in percent) or "x" (a ratio)
     measure: Callable[[Replicate], float]
 

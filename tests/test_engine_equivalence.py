@@ -8,7 +8,7 @@ variances, and the decision metric has one distribution. We test, per scenario:
   for means, and the same with the standard error of the sample variance for variances;
   also for totals over the horizon, which have more power against small drifts;
 - a two-sample Kolmogorov-Smirnov test on the decision metric (heavy-tailed customer
-  equity makes a z-test on its mean unreliable, DESIGN.md).
+  equity makes a z-test on its mean unreliable, docs/model.md).
 
 All comparisons of a scenario form one family; the z threshold is Bonferroni's for a
 family-wise false alarm rate of 1e-3, so an exact engine fails with probability 1e-3

@@ -1,6 +1,6 @@
 """The warm-up (the business's past): shared by every split and every decision, rerun otherwise.
 
-DESIGN.md: the warm-up runs once per replicate and cell with the replicate's own
+docs/model.md: the warm-up runs once per replicate and cell with the replicate's own
 streams; it is shared by every split and by swept values of keys under `budget` and
 `strategy` (decisions from month 0 on); any other swept assumption (here CAC_0) reruns
 the warm-up with the same streams, so it shapes the past base too.

@@ -3,7 +3,7 @@
 Written for every engine in :data:`ENGINES`; the tests only go through
 :func:`splitsim.engines.base.simulate_cell`, so another engine joins by being added to the list.
 
-Statistical tests compare a Monte Carlo estimate with a closed form (DESIGN.md, "Known
+Statistical tests compare a Monte Carlo estimate with a closed form (docs/model.md, "Known
 answers") and allow 4 standard errors, the standard error derived from the sample size
 (and, where the theory gives it, from the theoretical variance). With fixed seeds each
 test is deterministic; at 4 standard errors a correct engine would fail a given check
@@ -271,7 +271,7 @@ def test_no_budget_no_organic_no_referral_gives_no_customers(engine, referral_ra
 
 
 def check_identities(out: dict, scenario: Scenario, splits, alive_start_month0):
-    """Every accounting identity of DESIGN.md, in every month, split and replicate."""
+    """Every accounting identity of docs/model.md, in every month, split and replicate."""
     __tracebackhide__ = True
     g = scenario.economics.gross_margin
     budget = scenario.budget.monthly
@@ -476,7 +476,7 @@ def test_different_seed_different_result(engine):
 def test_paid_customers_traits_do_not_depend_on_the_split(engine):
     """Common random numbers: the i-th paid customer of replicate k has the same traits at
     every split, whatever the number of paid arrivals. Traits come from the replicate's
-    ``paid_traits`` stream in arrival order (DESIGN.md, "Randomness").
+    ``paid_traits`` stream in arrival order (docs/model.md, "Randomness").
 
     With no churn (hazard 0), no failures and no retention spend (c_max = 0), everyone
     acquired is active at the horizon and, with flat seasonality, customer equity is

@@ -4,7 +4,7 @@ Why it is exact (not an approximation)
 --------------------------------------
 Every rate is constant within a month, and everything that couples customers
 (targeted base, order counts for referrals, the share of the market acquired,
-seasonality) is read at the month start and held for the month (DESIGN.md). So within
+seasonality) is read at the month start and held for the month (docs/model.md). So within
 a month customers are independent given the month-start state, and each one can be
 simulated on its own from the month start (or its arrival) to the month end, in any
 order, with the same competing exponential clocks as the SimPy agent: next repeat
@@ -102,7 +102,7 @@ Streams = namedtuple(
     "paid_times paid_traits organic_times organic_traits referral_times referral_traits "
     "scheduled_traits orders churn",
 )
-"""The replicate's random streams, one per purpose (DESIGN.md: randomness)."""
+"""The replicate's random streams, one per purpose (docs/model.md: randomness)."""
 Month = namedtuple("Month", "j m end lam_f mu_f first_value repeat_value disc")
 """A month's conditions, held for the month: index, start, end, rate factors, value
 factors and the discount factor of its cash flows."""

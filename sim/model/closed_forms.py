@@ -1,4 +1,4 @@
-"""Known answers of the model (DESIGN.md, "Known answers"), for tests and sanity checks.
+"""Known answers of the model (docs/model.md, "Known answers"), for tests and sanity checks.
 
 Unless a function says otherwise they hold with retention effects off (split 0, or
 U_max = V_max = 0 and no fatigue), no service failures, no market size, flat
@@ -104,7 +104,7 @@ def pareto_nbd_expected_repeats(r: float, alpha: float, s: float, beta: float, t
 
 # -- the budget decision with retention off: Blattberg-Deighton acquisition optimum ----------
 #
-# Money rules (DESIGN.md): the orders of month i (i = 0..H-1) are booked in month i and their
+# Money rules (docs/model.md): the orders of month i (i = 0..H-1) are booked in month i and their
 # cash falls at the month end, discounted to time 0 by q^(i + 1), q = (1 + d)^(-1/12);
 # customers alive at the horizon H are worth the no_marketing customer equity
 # CE = g v_rep lambda / (mu + p_fail p_leave lambda + delta), discounted by q^H.

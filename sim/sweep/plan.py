@@ -109,7 +109,7 @@ class SweepPlan:
         return with_value(self.scenario, values)
 
     def warmup_scenario(self, values: Mapping[str, Any]) -> Scenario:
-        """The scenario the cell's warm-up runs under (DESIGN.md: business stage).
+        """The scenario the cell's warm-up runs under (docs/model.md: the warm-up).
 
         Swept assumptions apply to the business's past too: any swept key reruns the
         warm-up (with the replicate's same streams), so "what if churn were higher"
