@@ -14,14 +14,17 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from splitsim.calibration.backtest import actual_repeats_daily
 from splitsim.calibration.fit import (
     MAX_SHAPE,
     CalibrationError,
     calibrate,
     fit_pareto_nbd,
 )
+from splitsim.calibration.synthetic_log import pareto_nbd_log
 from splitsim.calibration.transactions import (
     TransactionError,
+    TransactionLog,
     read_transactions,
     summarize_customers,
 )
@@ -391,3 +394,75 @@ def test_a_deeper_extends_chain_is_refused_with_its_start_and_stop(tmp_path, fil
     )
     assert f", stopped before {tmp_path / f'c{stop}.toml'})" in message
     assert "RecursionError" not in message
+
+
+# -- 2. backtest: linear in the log's size, results unchanged ----------------------------
+def _actual_repeats_daily_by_isin(log, summary, start, total_days):
+    """The former implementation (np.isin on id strings, quadratic), as the reference."""
+    cohort = np.isin(log.customer, summary.customer)
+    customer, day = log.customer[cohort], log.day[cohort]
+    order = np.lexsort((day, customer))
+    customer, day = customer[order], day[order]
+    first = np.ones(len(day), bool)
+    first[1:] = customer[1:] != customer[:-1]
+    offset = (day[~first] - np.datetime64(start, "D")).astype(np.int64)
+    offset = offset[offset < total_days]
+    return np.bincount(offset, minlength=total_days)[:total_days]
+
+
+def _shuffled(log, rng):
+    """The same log with its transactions in random order (no sorting assumed)."""
+    order = rng.permutation(log.n_transactions)
+    return TransactionLog(
+        source=log.source,
+        layout=log.layout,
+        rows=log.rows,
+        sha256=log.sha256,
+        customer=log.customer[order],
+        day=log.day[order],
+        amount=log.amount[order],
+    )
+
+
+@pytest.mark.parametrize("end, days", [(date(1997, 9, 30), 546), (date(1997, 3, 1), 200)])
+def test_actual_repeats_are_identical_to_the_isin_reference(cdnow_log, end, days):
+    start = date(1997, 1, 1)
+    summary = summarize_customers(cdnow_log, end)
+    for log in (cdnow_log, _shuffled(cdnow_log, np.random.default_rng(5))):
+        fast = actual_repeats_daily(log, summary, start, days)
+        reference = _actual_repeats_daily_by_isin(log, summary, start, days)
+        assert fast.dtype == reference.dtype and fast.shape == (days,)
+        np.testing.assert_array_equal(fast, reference)
+    if end == date(1997, 3, 1):  # a cohort smaller than the log: later customers left out
+        assert summary.n_customers < 2357
+
+
+def test_actual_repeats_on_a_large_log_take_seconds_not_minutes():
+    """300,000 customer-days: np.isin on strings took about 200 s here."""
+    frame = pareto_nbd_log(
+        np.random.default_rng(11),
+        30_000,
+        r=0.8,
+        alpha=4.0,
+        s=0.6,
+        beta=30.0,
+        start=date(2020, 1, 1),
+        entry_period=12.0,
+        end=date(2021, 6, 29),
+    ).drop_duplicates(["customer", "date"])
+    log = TransactionLog(
+        source="synthetic",
+        layout="csv",
+        rows=len(frame),
+        sha256="",
+        customer=frame["customer"].to_numpy(dtype=object),
+        day=frame["date"].to_numpy(dtype="datetime64[D]"),
+        amount=frame["amount"].to_numpy(dtype=float),
+    )
+    assert log.n_transactions > 250_000
+    summary = summarize_customers(log, date(2020, 9, 29))
+    started = time.monotonic()
+    daily = actual_repeats_daily(log, summary, date(2020, 1, 1), 546)
+    assert time.monotonic() - started < 5.0
+    in_cohort = int(pd.Series(log.customer).isin(summary.customer).sum())
+    assert daily.sum() == in_cohort - summary.n_customers  # every transaction but the first
