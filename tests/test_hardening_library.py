@@ -5,6 +5,7 @@ chains, Dask addresses and worker counts, split grids."""
 from __future__ import annotations
 
 import math
+import socket
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -39,6 +40,14 @@ from splitsim.model.scenario_files import (
     scenario_table,
     set_dotted,
     shown,
+)
+from splitsim.sweep.executors import (
+    DASK_ADDRESS_FORMS,
+    DaskExecutor,
+    DaskUnavailable,
+    available_cores,
+    cap_jobs,
+    check_dask_address,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -466,3 +475,129 @@ def test_actual_repeats_on_a_large_log_take_seconds_not_minutes():
     assert time.monotonic() - started < 5.0
     in_cohort = int(pd.Series(log.customer).isin(summary.customer).sum())
     assert daily.sum() == in_cohort - summary.n_customers  # every transaction but the first
+
+
+# -- 5. Dask: address forms, a short connect, local workers capped at the cores ----------
+def _free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "address, problem",
+    [
+        ("foo", "is not a scheduler address"),
+        ("127.0.0.1:8786", "is not a scheduler address"),
+        ("http://scheduler:8786", "is not a scheduler address"),
+        ("tcp://", "needs a host and a port in 1..65535"),
+        ("tcp://scheduler", "needs a host and a port in 1..65535"),
+        ("tcp://scheduler:0", "needs a host and a port in 1..65535"),
+        ("tcp://scheduler:70000", "needs a host and a port in 1..65535"),
+        ("tcp://scheduler:port", "needs a host and a port in 1..65535"),
+        ("tcp://scheduler:8786/x", "has more than a host and a port"),
+    ],
+)
+def test_a_malformed_dask_address_lists_the_accepted_forms(address, problem):
+    with pytest.raises(ValueError) as caught:
+        DaskExecutor(address)
+    message = str(caught.value)
+    assert message.startswith(f"dask address {address!r}")
+    assert problem in message
+    assert message.endswith(f"accepted forms: {DASK_ADDRESS_FORMS}")
+
+
+@pytest.mark.parametrize(
+    "address", ["tcp://127.0.0.1:8786", "tls://scheduler.example:8786", "tcp://[::1]:8786"]
+)
+def test_well_formed_addresses_are_accepted_without_contacting_anything(address):
+    executor = DaskExecutor(address)
+    assert check_dask_address(address) == address
+    assert not executor.connected and executor.note is None
+
+
+def test_a_refused_port_is_reported_at_once_naming_the_address():
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    executor = DaskExecutor(address)
+    started = time.monotonic()
+    with pytest.raises(DaskUnavailable) as caught:
+        executor.connect()
+    assert time.monotonic() - started < 5.0  # was 32 s and an OSError traceback
+    assert str(caught.value).startswith(f"no Dask scheduler answers at {address} (")
+    assert not executor.connected
+    assert isinstance(caught.value, ValueError)  # the --dask value cannot be used
+
+
+def test_a_port_that_is_not_a_scheduler_times_out_after_connect_timeout():
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        with pytest.raises(DaskUnavailable) as caught:
+            DaskExecutor(address, connect_timeout=1.0).connect()
+        elapsed = time.monotonic() - started
+    assert 0.9 < elapsed < 8.0
+    assert f"no Dask scheduler answers at {address} within 1 s" in str(caught.value)
+
+
+def test_entering_connects_and_reports_the_same_error():
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    with pytest.raises(DaskUnavailable, match="no Dask scheduler answers at"):
+        with DaskExecutor(address):
+            pass
+
+
+@pytest.mark.parametrize("timeout", [0, -1, math.nan, math.inf, True, "10"])
+def test_a_bad_connect_timeout_is_refused(timeout):
+    with pytest.raises(ValueError, match="connect_timeout must be a number of seconds > 0"):
+        DaskExecutor("tcp://127.0.0.1:8786", connect_timeout=timeout)
+
+
+def test_local_workers_are_capped_at_the_cores_with_a_note():
+    capped = DaskExecutor("local:999", cores=2)
+    assert (capped.requested, capped.jobs) == (999, 2)
+    assert capped.note == (
+        "note: --dask local:999 asks for 999 workers, more than the 2 cores available; "
+        "starting 2 worker processes"
+    )
+    fits = DaskExecutor("local:2", cores=2)
+    assert (fits.jobs, fits.note) == (2, None)
+    assert DaskExecutor("local:64").jobs == min(64, available_cores())
+
+
+def test_a_capped_local_cluster_starts_only_that_many_workers():
+    executor = DaskExecutor("local:50", cores=1)
+    with executor:
+        assert executor.connected
+        assert len(executor._client.nthreads()) == 1
+        assert sorted(result for _, result in executor.map_unordered(abs, [-3, -1, 2])) == [
+            1,
+            2,
+            3,
+        ]
+    assert not executor.connected
+
+
+@pytest.mark.parametrize(
+    "jobs, cores, expected",
+    [
+        (1, 2, (1, None)),
+        (2, 2, (2, None)),
+        (
+            64,
+            2,
+            (2, "note: --jobs 64 is more than the 2 cores available; using 2 worker processes"),
+        ),
+        (3, 1, (1, "note: --jobs 3 is more than the 1 core available; using 1 worker process")),
+    ],
+)
+def test_cap_jobs(jobs, cores, expected):
+    assert cap_jobs(jobs, cores) == expected
+
+
+@pytest.mark.parametrize("jobs", [0, -2, 1.5, True, "4"])
+def test_cap_jobs_refuses_what_is_not_a_count(jobs):
+    with pytest.raises(ValueError, match="--jobs must be a whole number >= 1"):
+        cap_jobs(jobs, 2)

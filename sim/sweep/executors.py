@@ -8,6 +8,12 @@ Every executor is a context manager with one method, ``map_unordered``::
 
 Results arrive in completion order; callers place them by task, so nothing depends on
 which worker ran what. A task that fails is reported as :class:`TaskFailed` naming it.
+
+Asking for more workers than the machine has cores gains nothing and costs memory, so
+:func:`cap_jobs` and ``DaskExecutor("local:N")`` cap them at :func:`available_cores` and
+say so in a note the caller can print. A :class:`DaskExecutor` checks its address when
+built and can :meth:`~DaskExecutor.connect` before any run folder is made, so that a
+scheduler that does not answer is reported in seconds and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import concurrent.futures
 import multiprocessing
 import os
 import signal
+import socket
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol, TypeVar
 
@@ -24,6 +32,12 @@ Result = TypeVar("Result")
 
 DASK_INSTALL_HINT = "pip install 'splitsim[dask]'"
 LOCAL_CLUSTER_PREFIX = "local:"
+# Schemes of a Dask scheduler address (the comms dask.distributed implements).
+DASK_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+DASK_ADDRESS_FORMS = "tcp://HOST:PORT, tls://HOST:PORT (or ws, wss, ucx) or local:N"
+# Seconds to wait for a Dask scheduler to answer before giving up (Dask's own default,
+# 30 s, is long to wait for a typo in an address).
+DASK_CONNECT_TIMEOUT = 10.0
 # Deaths of a worker while running a task that Dask forgives before failing the task; a
 # task that kills every worker it lands on then fails after this many + 1 deaths.
 DASK_ALLOWED_FAILURES = 2
@@ -38,6 +52,14 @@ DASK_LOCAL_CONFIG = {
 
 class MissingExtra(ImportError):
     """An optional dependency is not installed; ``str()`` says how to install it."""
+
+
+class DaskUnavailable(ValueError):
+    """No Dask scheduler answers at the address, or the local cluster did not start.
+
+    A ValueError, like a malformed address: in both cases the ``--dask`` value cannot be
+    used. ``str()`` is the user message, naming the address.
+    """
 
 
 class TaskFailed(RuntimeError):
@@ -145,44 +167,123 @@ class DaskExecutor:
     """Run tasks on a Dask cluster: a scheduler address, or ``local:N`` for a LocalCluster.
 
     ``local:N`` starts N single-threaded worker processes on this machine (stopped on
-    leaving the context). Tasks are submitted as pure functions of their arguments (the
-    same task gets the same key, so a re-run is harmless) and Dask re-runs a task whose
-    worker died. Tasks that fail do not stop the others: every other result is yielded
-    first, then :class:`TaskFailed` names the first failed task.
+    leaving the context), N capped at :func:`available_cores`: ``jobs`` is the number
+    started, ``requested`` the N asked for, and ``note`` a sentence saying so when the
+    cap applied (None otherwise) for the caller to print. Tasks are submitted as pure
+    functions of their arguments (the same task gets the same key, so a re-run is
+    harmless) and Dask re-runs a task whose worker died. Tasks that fail do not stop the
+    others: every other result is yielded first, then :class:`TaskFailed` names the first
+    failed task.
+
+    Building one checks the address (:func:`check_dask_address`) and that
+    dask.distributed is installed, and contacts nothing. :meth:`connect` starts the local
+    cluster or connects to the scheduler, within ``connect_timeout`` seconds, and raises
+    :class:`DaskUnavailable` naming the address if nothing answers: call it before
+    creating a run folder, so that a wrong address leaves nothing behind. Entering the
+    context connects if :meth:`connect` was not called; leaving it disconnects (and
+    stops a local cluster).
+
+    Parameters
+    ----------
+    address : ``tcp://HOST:PORT``, ``tls://HOST:PORT`` (or ws, wss, ucx) or ``local:N``.
+    retries : times Dask re-runs a task that raised or lost its worker.
+    connect_timeout : seconds to wait for the scheduler (> 0).
+    cores : cores that cap ``local:N``; default :func:`available_cores`.
     """
 
-    def __init__(self, address: str, retries: int = 2):
+    def __init__(
+        self,
+        address: str,
+        retries: int = 2,
+        *,
+        connect_timeout: float = DASK_CONNECT_TIMEOUT,
+        cores: int | None = None,
+    ):
         import_dask_distributed()  # fail before any work starts if it is not installed
         self.address = check_dask_address(address)
+        if (
+            isinstance(connect_timeout, bool)
+            or not isinstance(connect_timeout, int | float)
+            or not 0 < connect_timeout < float("inf")
+        ):
+            raise ValueError(
+                f"connect_timeout must be a number of seconds > 0, got {connect_timeout!r}"
+            )
         self.retries = retries
-        self.jobs = _local_workers(self.address) or 1
+        self.connect_timeout = float(connect_timeout)
+        self.requested = _local_workers(self.address)
+        self.note: str | None = None
+        if self.requested:
+            self.jobs, self.note = _cap_local_workers(self.address, self.requested, cores)
+        else:
+            self.jobs = 1
         self._cluster = None
         self._client = None
 
-    def __enter__(self) -> DaskExecutor:
+    @property
+    def connected(self) -> bool:
+        """True between :meth:`connect` (or entering) and leaving the context."""
+        return self._client is not None
+
+    def connect(self) -> DaskExecutor:
+        """Start the local cluster, or connect to the scheduler; idempotent.
+
+        Raises
+        ------
+        DaskUnavailable : nothing answers at the address within ``connect_timeout``
+            seconds, or the local cluster could not start.
+        """
+        if self._client is not None:
+            return self
         distributed = import_dask_distributed()
-        workers = _local_workers(self.address)
-        if workers:
-            with _dask_config():
-                self._cluster = distributed.LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                )
-            self._client = distributed.Client(self._cluster)
-        else:
-            self._client = distributed.Client(self.address)
-            self.jobs = max(1, sum(self._client.nthreads().values()))
+        if self.requested:
+            try:
+                with _dask_config():
+                    self._cluster = distributed.LocalCluster(
+                        n_workers=self.jobs,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                    )
+                self._client = distributed.Client(self._cluster)
+            except Exception as err:
+                self.close()
+                raise DaskUnavailable(
+                    f"dask address {self.address!r}: the local cluster of {self.jobs} "
+                    f"worker{'s' if self.jobs != 1 else ''} did not start "
+                    f"({type(err).__name__}: {err})"
+                ) from None
+            return self
+        _check_reachable(self.address, self.connect_timeout)
+        _check_handshake(self.address, self.connect_timeout)
+        try:
+            self._client = distributed.Client(self.address, timeout=self.connect_timeout)
+        except Exception as err:
+            self.close()
+            detail = f"{type(err).__name__}: {err}"
+            detail = detail if len(detail) <= 200 else detail[:197] + "..."
+            raise DaskUnavailable(
+                f"no Dask scheduler answers at {self.address} within "
+                f"{self.connect_timeout:g} s: the host accepts connections there, but not "
+                f"as a Dask scheduler ({detail}); is the port right?"
+            ) from None
+        self.jobs = max(1, sum(self._client.nthreads().values()))
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def close(self) -> None:
+        """Disconnect, and stop a local cluster (safe to call twice)."""
         client, self._client = self._client, None
         cluster, self._cluster = self._cluster, None
         if client is not None:
             client.close()
         if cluster is not None:
             cluster.close()
+
+    def __enter__(self) -> DaskExecutor:
+        return self.connect()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close()
 
     def map_unordered(self, function, tasks):
         """Submit every task, yield (task, result) as each finishes, then report failures."""
@@ -216,17 +317,42 @@ class DaskExecutor:
 
 
 def check_dask_address(address: str) -> str:
-    """Refuse an empty address or a malformed ``local:N``."""
+    """Return ``address`` if it is a Dask scheduler address or ``local:N``; else ValueError.
+
+    Accepted: ``tcp://HOST:PORT``, ``tls://HOST:PORT`` (and ws, wss, ucx), a port in
+    1..65535, an IPv6 host in brackets; ``local:N`` with N a whole number >= 1. The
+    message names the address and lists the accepted forms.
+    """
     if not isinstance(address, str) or not address.strip():
         raise ValueError(
-            f"dask scheduler address is empty; give tcp://HOST:PORT or local:N, got {address!r}"
+            f"dask scheduler address is empty; give {DASK_ADDRESS_FORMS}, got {address!r}"
         )
+    shown = repr(address if len(address) <= 100 else address[:97] + "...")
     if address.startswith(LOCAL_CLUSTER_PREFIX):
         count = address[len(LOCAL_CLUSTER_PREFIX) :]
         if not count.isdigit() or int(count) < 1:
-            raise ValueError(
-                f"dask address {address!r}: local:N needs a whole number of workers >= 1"
-            )
+            raise ValueError(f"dask address {shown}: local:N needs a whole number of workers >= 1")
+        return address
+    scheme, sep, _ = address.partition("://")
+    if not sep or scheme not in DASK_SCHEMES:
+        raise ValueError(
+            f"dask address {shown} is not a scheduler address; accepted forms: {DASK_ADDRESS_FORMS}"
+        )
+    try:
+        parts = urllib.parse.urlsplit(address)
+        port = parts.port
+    except ValueError:
+        port = -1
+    if not parts.hostname or port is None or not 1 <= port <= 65535:
+        raise ValueError(
+            f"dask address {shown} needs a host and a port in 1..65535, e.g. "
+            f"{scheme}://scheduler:8786; accepted forms: {DASK_ADDRESS_FORMS}"
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError(
+            f"dask address {shown} has more than a host and a port; accepted forms: "
+            f"{DASK_ADDRESS_FORMS}"
+        )
     return address
 
 
@@ -250,12 +376,124 @@ def make_executor(
     return InProcessExecutor() if jobs == 1 else LocalPoolExecutor(jobs)
 
 
+def cap_jobs(jobs: int, cores: int | None = None) -> tuple[int, str | None]:
+    """``jobs`` capped at the cores this process may use, and a note when it was capped.
+
+    More worker processes than cores run no faster and each holds its own memory.
+
+    Parameters
+    ----------
+    jobs : worker processes asked for (a whole number >= 1).
+    cores : cores available; default :func:`available_cores`.
+
+    Returns
+    -------
+    (jobs, note)
+        At most ``cores`` worker processes, and a sentence naming ``--jobs``, the value
+        asked for and the cap (None when ``jobs`` fits).
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"--jobs must be a whole number >= 1, got {jobs!r}")
+    cores = available_cores() if cores is None else cores
+    if jobs <= cores:
+        return jobs, None
+    return cores, (
+        f"note: --jobs {jobs} is more than the {cores} core{'s' if cores != 1 else ''} "
+        f"available; using {cores} worker process{'es' if cores != 1 else ''}"
+    )
+
+
 def available_cores() -> int:
     """Cores this process may use (its CPU affinity where the OS reports it)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on every OS
         return os.cpu_count() or 1
+
+
+def _cap_local_workers(address: str, requested: int, cores: int | None) -> tuple[int, str | None]:
+    cores = available_cores() if cores is None else cores
+    if requested <= cores:
+        return requested, None
+    return cores, (
+        f"note: --dask {address} asks for {requested} workers, more than the {cores} "
+        f"core{'s' if cores != 1 else ''} available; starting {cores} worker "
+        f"process{'es' if cores != 1 else ''}"
+    )
+
+
+def _check_reachable(address: str, timeout: float) -> None:
+    """Refuse at once a TCP-based address whose host is unknown or refuses connections.
+
+    Dask retries a refused connection until its timeout; a plain socket says in
+    milliseconds that nothing listens. UCX addresses are left to Dask.
+    """
+    parts = urllib.parse.urlsplit(address)
+    if parts.scheme == "ucx":
+        return
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=timeout):
+            pass
+    except socket.gaierror as err:
+        raise DaskUnavailable(
+            f"no Dask scheduler answers at {address}: unknown host {parts.hostname!r} "
+            f"({err.strerror}); is the address right?"
+        ) from None
+    except TimeoutError:
+        raise DaskUnavailable(
+            f"no Dask scheduler answers at {address} within {timeout:g} s (no reply from "
+            "the host); is it running, and is the address right?"
+        ) from None
+    except OSError as err:
+        raise DaskUnavailable(
+            f"no Dask scheduler answers at {address} ({err.strerror or err}); is it "
+            "running, and is the address right?"
+        ) from None
+
+
+def _check_handshake(address: str, timeout: float) -> None:
+    """Refuse a tcp:// address whose listener does not greet as Dask does within ``timeout``.
+
+    ``distributed.Client`` waits for the scheduler's handshake without a time limit (its
+    timeout covers the TCP connection only), so a port held by something else would hang
+    it for ever. The probe runs in a thread of its own, with its own event loop, so that
+    it works under a running loop too (a notebook).
+    """
+    if not address.startswith("tcp://"):
+        return  # TLS and the other comms need the caller's security settings
+    import asyncio
+    import threading
+
+    from distributed.comm import connect
+
+    outcome: list[BaseException | None] = []
+
+    async def probe() -> None:
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        await comm.close()
+
+    def run() -> None:
+        try:
+            asyncio.run(probe())
+            outcome.append(None)
+        except BaseException as err:  # reported below, in the caller's thread
+            outcome.append(err)
+
+    thread = threading.Thread(target=run, name="splitsim-dask-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 5.0)
+    error = outcome[0] if outcome else TimeoutError()
+    if error is None:
+        return
+    if isinstance(error, asyncio.TimeoutError | TimeoutError):
+        what = (
+            f"within {timeout:g} s: the host accepts connections there, but not as a Dask scheduler"
+        )
+    else:
+        what = f"({type(error).__name__}: {str(error)[:200]})"
+    raise DaskUnavailable(
+        f"no Dask scheduler answers at {address} {what}; is it running, and is the port right?"
+    )
 
 
 def _local_workers(address: str) -> int:
