@@ -49,6 +49,7 @@ from splitsim.sweep.executors import (
     cap_jobs,
     check_dask_address,
 )
+from splitsim.sweep.plan import PlanError, check_split, parse_splits, plan_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 CDNOW = REPO / "data" / "cdnow" / "CDNOW_sample.txt"
@@ -153,7 +154,7 @@ def test_a_converged_fit_has_no_message(cdnow_log):
     assert fit.in_unit("month").message == ""
 
 
-@pytest.mark.parametrize("seconds", [0, -1.0, math.nan, math.inf, "10"])
+@pytest.mark.parametrize("seconds", [0, -1.0, math.nan, math.inf, "10", True])
 def test_bad_time_limit_is_refused(cdnow_log, seconds):
     summary = summarize_customers(cdnow_log, date(1997, 9, 30))
     with pytest.raises(CalibrationError, match="max_seconds must be a finite number > 0"):
@@ -601,3 +602,103 @@ def test_cap_jobs(jobs, cores, expected):
 def test_cap_jobs_refuses_what_is_not_a_count(jobs):
     with pytest.raises(ValueError, match="--jobs must be a whole number >= 1"):
         cap_jobs(jobs, 2)
+
+
+# -- 6. sweep plan: split values and run options -----------------------------------------
+@pytest.fixture(scope="module")
+def small_scenario():
+    return load_scenario(REPO / "scenarios" / "new_business.toml")
+
+
+@pytest.mark.parametrize(
+    "splits, message",
+    [
+        ("nan", "--splits 'nan': 'nan' is not a finite number"),
+        ("0.2,inf", "--splits '0.2,inf': 'inf' is not a finite number"),
+        ("-inf,0.5", "'-inf' is not a finite number"),
+        ("0:nan:0.1", "'nan' is not a finite number"),
+        ("0:1:inf", "'inf' is not a finite number"),
+        ([float("nan")], "--splits share nan: not a finite number"),
+        ([0.2, float("inf")], "--splits share inf: not a finite number"),
+        (np.array([0.2, np.nan]), "--splits share nan: not a finite number"),
+        ([0.2, "0.5"], "--splits share '0.5': not a number"),
+        ([True], "--splits share True: not a number"),
+        ([0.2, 1.5], "--splits share 1.5: outside [0, 1]"),
+        ([0.2, 0.2], "a share is repeated"),
+        ([], "the split grid is empty"),
+        (0.5, "--splits 0.5: give a list of shares in [0, 1]"),
+        ([0.5] * 2000, "2,000 splits, more than 1001"),
+    ],
+)
+def test_nan_inf_and_other_non_shares_in_splits_are_a_plan_error(small_scenario, splits, message):
+    with pytest.raises(PlanError) as caught:
+        plan_sweep(small_scenario, splits=splits)
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (math.nan, "--split nan: not a finite number"),
+        (math.inf, "--split inf: not a finite number"),
+        ("0.3", "--split '0.3': not a number"),
+        (None, "--split None: not a number"),
+        (False, "--split False: not a number"),
+        (1.0000001, "--split 1: outside [0, 1]"),
+        (-0.5, "--split -0.5: outside [0, 1]"),
+    ],
+)
+def test_check_split_refuses_what_is_not_a_share(value, message):
+    with pytest.raises(PlanError) as caught:
+        check_split(value)
+    assert str(caught.value).startswith(message)
+
+
+def test_check_split_accepts_shares_of_any_real_type():
+    assert check_split(np.float32(0.5)) == 0.5
+    assert check_split(1) == 1.0 and isinstance(check_split(1), float)
+    assert math.copysign(1.0, check_split(-0.0)) == 1.0
+
+
+@pytest.mark.parametrize("seed", ["7", 7.0, True, -1, 2**63, [7]])
+def test_a_bad_root_seed_is_a_plan_error(small_scenario, seed):
+    with pytest.raises(PlanError) as caught:
+        plan_sweep(small_scenario, seed=seed)
+    message = str(caught.value)
+    assert message.startswith(f"--seed {seed!r}: ")
+    assert "the root seed (run.seed) must be a whole number from 0 to 2**63 - 1" in message
+
+
+def test_numpy_integers_are_good_seeds_and_counts(small_scenario):
+    plan = plan_sweep(
+        small_scenario, splits=np.array([0.25, 0.75]), seed=np.int64(5), replicates=np.int32(3)
+    )
+    assert plan.splits == (0.25, 0.75)
+    assert (plan.root_seed, plan.replicates) == (5, 3)
+    assert type(plan.root_seed) is int and type(plan.replicates) is int
+
+
+@pytest.mark.parametrize("replicates", [0, -3, 2.5, "10", True])
+def test_bad_replicates_are_a_plan_error(small_scenario, replicates):
+    with pytest.raises(PlanError, match=r"replicates \(run.replicates\) must be a whole number"):
+        plan_sweep(small_scenario, replicates=replicates)
+
+
+def test_an_engine_that_is_not_a_name_is_refused(small_scenario):
+    with pytest.raises(PlanError, match=r"engine \['fast'\] is unknown"):
+        plan_sweep(small_scenario, engine=["fast"])
+
+
+@pytest.mark.parametrize("step", [1e-9, 5e-324])
+def test_a_split_range_with_a_tiny_step_is_refused_without_building_it(step):
+    started = time.monotonic()
+    with pytest.raises(ScenarioError, match="more than 1001; use a larger step"):
+        load_scenario(BASELINE, [f"run.splits={{start = 0.0, stop = 1.0, step = {step!r}}}"])
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_huge_split_spec_is_echoed_short():
+    spec = ",".join(["0.5"] * 100_000) + ",x"
+    with pytest.raises(PlanError) as caught:
+        parse_splits(spec)
+    assert len(str(caught.value)) < 500

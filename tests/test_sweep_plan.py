@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sweep_helpers import CHURN_SWEEP, NEW_BUSINESS, TINY, tiny_plan
+
 from splitsim.model.scenario_files import ScenarioError, load_scenario, scenario_from_toml
 from splitsim.sweep.plan import PlanError, parse_splits, parse_sweep, plan_sweep
-from sweep_helpers import CHURN_SWEEP, NEW_BUSINESS, TINY, tiny_plan
 
 
 @pytest.mark.parametrize(
@@ -142,5 +143,5 @@ def test_sweeping_the_horizon_is_refused_because_it_changes_the_month_dim():
 
 
 def test_a_seed_beyond_64_bits_is_refused():
-    with pytest.raises(ScenarioError, match="run.seed"):
+    with pytest.raises(PlanError, match=r"--seed 18446744073709551616: the root seed \(run.seed\)"):
         plan_sweep(load_scenario(NEW_BUSINESS, TINY), engine="simpy", seed=2**64)

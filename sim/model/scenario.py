@@ -9,6 +9,7 @@ scenario file is an error rather than a silently ignored default. Reading files,
 from __future__ import annotations
 
 import math
+import sys
 import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, ClassVar, Literal, get_args
@@ -570,12 +571,21 @@ class SplitRange(Strict):
     def _ordered(self) -> SplitRange:
         if self.stop < self.start:
             raise ValueError(f"stop {self.stop} is below start {self.start}")
+        if self.count() > MAX_SPLITS:
+            raise ValueError(
+                f"step {self.step:g} from {self.start:g} to {self.stop:g} gives "
+                f"{self.count():,} splits, more than {MAX_SPLITS}; use a larger step"
+            )
         return self
+
+    def count(self) -> int:
+        """Number of shares in the grid (without building it)."""
+        steps = (self.stop - self.start) / self.step + 1e-9
+        return int(math.floor(steps)) + 1 if math.isfinite(steps) else sys.maxsize
 
     def values(self) -> list[float]:
         """The grid, both ends included, rounded to 10 decimals."""
-        n = int(math.floor((self.stop - self.start) / self.step + 1e-9))
-        return [round(self.start + i * self.step, 10) for i in range(n + 1)]
+        return [round(self.start + i * self.step, 10) for i in range(self.count())]
 
 
 Engine = Literal["simpy", "fast"]

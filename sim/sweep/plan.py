@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from splitsim.engines.base import ENGINES, SWEEP_DEFAULT_ENGINE
-from splitsim.model.scenario import Scenario
+from splitsim.model.scenario import MAX_SPLITS, Scenario
 from splitsim.model.scenario_files import (
     SHAPE_KEYS,
     ScenarioError,
@@ -24,12 +26,12 @@ from splitsim.model.scenario_files import (
     scenario_hash,
     scenario_table,
     scenario_toml,
+    shown,
     validate,
     with_value,
 )
 
 MAX_SEED = 2**63 - 1  # the root seed is stored as a 64-bit integer attribute
-MAX_SPLITS = 1001
 SPLITS_SOURCE, SWEEP_SOURCE = "--splits", "--sweep"
 # Swept keys under these tables change only decisions from month 0 on: the warm-up
 # (the business's past) is shared across their values.
@@ -141,18 +143,25 @@ def plan_sweep(
     engine : None keeps ``scenario.run.engine``, else ``default_engine``.
     sweeps : ``dotted.key=[v1, v2]`` texts, values parsed as TOML; added to (or
         replacing a key of) the scenario's sweep table.
+
+    Raises
+    ------
+    PlanError : a split that is not a finite share in [0, 1] (NaN, inf, text), repeated
+        splits, replicates or a seed that is not a whole number in range, an unknown
+        engine, a design the results cannot hold.
+    ScenarioError : swept keys or values the scenario does not accept.
     """
     raw = scenario_table(scenario)
     run = raw.setdefault("run", {})
     origin = {}
     if splits is not None:
-        run["splits"] = parse_splits(splits) if isinstance(splits, str) else list(splits)
+        run["splits"] = parse_splits(splits) if isinstance(splits, str) else check_splits(splits)
         origin["run.splits"] = SPLITS_SOURCE
     if replicates is not None:
-        run["replicates"] = replicates
+        run["replicates"] = check_count(replicates, "--replicates", "replicates (run.replicates)")
         origin["run.replicates"] = "--replicates"
     if seed is not None:
-        run["seed"] = seed
+        run["seed"] = check_seed(seed)
         origin["run.seed"] = "--seed"
     for text in sweeps:
         key, values = parse_sweep(text)
@@ -173,7 +182,7 @@ def parse_splits(text: str) -> list[float] | dict[str, float]:
     a list of shares.
     """
     spec = text.strip()
-    where = f"{SPLITS_SOURCE} {text!r}"
+    where = f"{SPLITS_SOURCE} {shown(text)}"
     if ":" in spec:
         parts = spec.split(":")
         if len(parts) != 3:
@@ -198,6 +207,86 @@ def parse_splits(text: str) -> list[float] | dict[str, float]:
     return values
 
 
+def check_split(value, where: str = "--split") -> float:
+    """``value`` as a retention share: a real number, finite, in [0, 1]; else PlanError.
+
+    Parameters
+    ----------
+    value : the share (a number; bool, text, NaN and infinities are refused).
+    where : the option or key that gave it, for the message.
+
+    Returns
+    -------
+    The share as a float (share of the budget to retention; -0.0 becomes 0.0).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise PlanError(
+            f"{where} {shown(value)}: not a number; give a share between 0 and 1, e.g. 0.3"
+        )
+    number = float(value)
+    if not math.isfinite(number):
+        raise PlanError(
+            f"{where} {number}: not a finite number; give a share between 0 and 1, e.g. 0.3"
+        )
+    if not 0.0 <= number <= 1.0:
+        raise PlanError(f"{where} {number:g}: outside [0, 1]; give a share between 0 and 1")
+    return number + 0.0
+
+
+def check_splits(values: Sequence[float], where: str = SPLITS_SOURCE) -> list[float]:
+    """A split grid given as numbers: each a share (:func:`check_split`), none repeated.
+
+    Parameters
+    ----------
+    values : the retention shares (a list, tuple or 1-d array of numbers).
+    where : the option that gave them, for the message.
+    """
+    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+        raise PlanError(
+            f"{where} {shown(values)}: give a list of shares in [0, 1], or a spec such as "
+            "'0:1:0.05' or '0.2,0.5,0.8'"
+        )
+    values = list(values)
+    if not values:
+        raise PlanError(f"{where}: the split grid is empty; give at least one share in [0, 1]")
+    if len(values) > MAX_SPLITS:
+        raise PlanError(f"{where}: {len(values):,} splits, more than {MAX_SPLITS}")
+    shares = [check_split(value, f"{where} share") for value in values]
+    if len(set(shares)) != len(shares):
+        raise PlanError(f"{where} {shown(values)}: a share is repeated")
+    return shares
+
+
+def check_seed(seed) -> int:
+    """The root seed as an int: a whole number in 0 .. 2**63 - 1 (bool refused); else PlanError.
+
+    numpy integers are accepted; text, floats (even 7.0) and booleans are not.
+    """
+    if not isinstance(seed, bool):
+        try:
+            value = operator.index(seed)
+        except TypeError:
+            value = None
+        if value is not None and 0 <= value <= MAX_SEED:
+            return int(value)
+    raise PlanError(
+        f"--seed {shown(seed)}: the root seed (run.seed) must be a whole number from 0 to "
+        f"2**63 - 1 ({MAX_SEED})"
+    )
+
+
+def check_count(value, option: str, what: str) -> int:
+    """A whole number >= 1 (numpy integers accepted; bool, text and floats refused)."""
+    if not isinstance(value, bool):
+        try:
+            count = operator.index(value)
+        except TypeError:
+            count = None
+        if count is not None and count >= 1:
+            return int(count)
+    raise PlanError(f"{option} {shown(value)}: {what} must be a whole number >= 1")
+
+
 def parse_sweep(text: str) -> tuple[str, list]:
     """Split ``dotted.key=[v1, v2]`` into the key and its list of values (TOML)."""
     try:
@@ -211,15 +300,15 @@ def parse_sweep(text: str) -> tuple[str, list]:
         raise PlanError("; ".join(err.problems)) from None
     if not isinstance(values, list) or not values:
         raise PlanError(
-            f"{SWEEP_SOURCE} {key}: expected a non-empty [list] of values, got {values!r}"
+            f"{SWEEP_SOURCE} {key}: expected a non-empty [list] of values, got {shown(values)}"
         )
     return key, values
 
 
 def check_engine(engine: str) -> None:
-    """Refuse an unknown engine."""
-    if engine not in ENGINES:
-        raise PlanError(f"engine {engine!r} is unknown; options are {list(ENGINES)}")
+    """Refuse an unknown engine (or one that is not a name)."""
+    if not isinstance(engine, str) or engine not in ENGINES:
+        raise PlanError(f"engine {shown(engine)} is unknown; options are {list(ENGINES)}")
 
 
 def check_plan(scenario: Scenario) -> None:
@@ -232,7 +321,9 @@ def check_plan(scenario: Scenario) -> None:
             )
     if scenario.run.seed > MAX_SEED:
         raise PlanError(f"run.seed = {scenario.run.seed}: must be at most {MAX_SEED} (2**63 - 1)")
-    if len(scenario.run.split_grid()) > MAX_SPLITS:
+    splits = scenario.run.splits
+    count = len(splits) if isinstance(splits, list) else splits.count()
+    if count > MAX_SPLITS:
         raise PlanError(f"run.splits: more than {MAX_SPLITS} splits; use a larger step")
 
 
@@ -240,7 +331,7 @@ def _number(text: str, where: str) -> float:
     try:
         value = float(text.strip())
     except ValueError:
-        raise PlanError(f"{where}: {text.strip()!r} is not a number") from None
+        raise PlanError(f"{where}: {shown(text.strip())} is not a number") from None
     if not math.isfinite(value):
-        raise PlanError(f"{where}: {text.strip()!r} is not a finite number")
-    return value
+        raise PlanError(f"{where}: {shown(text.strip())} is not a finite number")
+    return value + 0.0
