@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
+
 from splitsim.calibration.backtest import BacktestError, backtest
+from splitsim.calibration.backtest_output import backtest_report, write_backtest_run
 from splitsim.calibration.fit import CalibrationError
-from splitsim.calibration.plots import tracking_plot
-from splitsim.calibration.report import (
-    describe,
-    format_table,
-    markdown_report,
-    table_csv,
-    weekly_csv,
-)
+from splitsim.calibration.fit_report import fit_warnings
 from splitsim.calibration.transactions import TransactionError, read_transactions
-from splitsim.cli.calibrate import report, warnings
-from splitsim.cli.options import DateType, InvalidInput, calibration_end_option, transaction_options
-from splitsim.cli.sweep import command_line
-from splitsim.engines.base import ENGINES
-from splitsim.model.scenario import RunSettings
-from splitsim.plots.files import PLOTS_DIR, save_figure
-from splitsim.results.store import (
-    SUMMARY_CSV,
-    SUMMARY_MD,
-    WEEKLY_CSV,
-    RunFolderError,
-    create_run_folder,
-    results_root,
-    sanitize_run_name,
-    write_run_text,
+from splitsim.cli.options import (
+    DateType,
+    InvalidInput,
+    calibration_end_option,
+    command_line,
+    engine_option,
+    record_run_dir,
+    replicates_option,
+    results_root_option,
+    seed_option,
+    transaction_options,
+    transactions_argument,
 )
+from splitsim.model.scenario import RunSettings
+from splitsim.results.run_folder import DEFAULT_RESULTS_ROOT
+from splitsim.results.store import RunFolderError
 
 DEFAULT_SEED = RunSettings().seed  # the scenarios' default root seed
 BACKTEST_EXAMPLES = """
@@ -39,8 +32,8 @@ BACKTEST_EXAMPLES = """
 Examples:
   splitsim backtest data/cdnow/CDNOW_sample.txt --calibration-end 1997-09-30 \\
       --holdout-end 1998-06-30
-  splitsim backtest orders.csv --calibration-end 2025-03-31 --holdout-end 2025-12-31 \\
-      --engine simpy --replicates 50 --seed 7 --out results/
+  splitsim backtest data/cdnow/CDNOW_sample.txt --calibration-end 1997-09-30 \\
+      --holdout-end 1998-06-30 --engine simpy --replicates 50 --seed 7 --out results/
 """
 
 
@@ -53,10 +46,10 @@ Examples:
     "Pareto/NBD expectation. Prints the fit and a table of calibration and holdout "
     "totals; writes them, the weekly series and a tracking plot to a run folder under "
     "--out.\n\n"
-    "Time is in weeks since the log's first day; the model's month is 52/12 weeks.\n"
-    + BACKTEST_EXAMPLES,
+    "TRANSACTIONS is read as by splitsim calibrate. Time is in weeks since the log's "
+    "first day; the model's month is 52/12 weeks.\n" + BACKTEST_EXAMPLES,
 )
-@click.argument("transactions", type=click.Path(dir_okay=False))
+@transactions_argument
 @calibration_end_option
 @click.option(
     "--holdout-end",
@@ -64,32 +57,13 @@ Examples:
     required=True,
     help="Last day of the holdout period (included), YYYY-MM-DD; at most the log's last day.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(ENGINES),
-    default="fast",
-    show_default=True,
-    help="Simulation engine (simpy is the reference, fast the compiled twin).",
+@engine_option(
+    default="fast", help="Simulation engine (simpy is the reference, fast the compiled twin)."
 )
-@click.option(
-    "--replicates",
-    type=click.IntRange(min=1),
-    default=200,
-    show_default=True,
-    help="Monte Carlo replicates.",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=DEFAULT_SEED,
-    show_default=True,
-    help="Root seed.",
-)
-@click.option(
-    "--out",
-    default="results",
-    show_default=True,
-    metavar="DIR",
+@replicates_option(default=200, help="Monte Carlo replicates.")
+@seed_option(default=DEFAULT_SEED, help="Root seed.")
+@results_root_option(
+    default=DEFAULT_RESULTS_ROOT,
     help="Results root; the run gets its own folder backtest-<data>-<timestamp> inside.",
 )
 @transaction_options
@@ -106,10 +80,6 @@ def backtest_command(
     amount_col,
     fmt,
 ):
-    try:
-        root = results_root(out)
-    except RunFolderError as err:
-        raise InvalidInput(str(err)) from None
     try:
         log = read_transactions(
             transactions,
@@ -129,31 +99,16 @@ def backtest_command(
     except (TransactionError, CalibrationError, BacktestError) as err:
         raise InvalidInput(str(err)) from None
 
-    click.echo(report(result.calibration))
-    for warning in warnings(result.calibration):
+    click.echo(backtest_report(result), nl=False)
+    for warning in fit_warnings(result.calibration):
         click.echo(f"warning: {warning}", err=True)
-    click.echo()
-    click.echo(click.wrap_text(describe(result)))
-    click.echo()
-    click.echo("Repeat transactions: actual vs simulated vs analytic Pareto/NBD expectation")
-    click.echo(format_table(result, "text"), nl=False)
-
     try:
-        run_dir = create_run_folder(root, sanitize_run_name(f"backtest-{Path(transactions).stem}"))
+        written = write_backtest_run(out, result, command_line(click.get_current_context()))
     except (RunFolderError, OSError) as err:
-        raise InvalidInput(f"cannot create a run folder under {out!r}: {err}") from None
-    written = [
-        write_run_text(run_dir, SUMMARY_CSV, table_csv(result)),
-        write_run_text(
-            run_dir,
-            SUMMARY_MD,
-            markdown_report(result, command_line(click.get_current_context())),
-        ),
-        write_run_text(run_dir, WEEKLY_CSV, weekly_csv(result)),
-    ]
-    plots = run_dir / PLOTS_DIR
-    plots.mkdir(exist_ok=True)
-    written.append(save_figure(tracking_plot(result), plots / "tracking.png"))
-    click.echo(f"\nwrote {run_dir}/")
-    for path in written:
-        click.echo(f"  {path.relative_to(run_dir)}")
+        raise click.ClickException(
+            f"writing the backtest's run folder under --out {out!r} failed: {err}"
+        ) from None
+    record_run_dir(written.run_dir)
+    click.echo(f"\nwrote {written.run_dir}/")
+    for path in written.files:
+        click.echo(f"  {path.relative_to(written.run_dir)}")

@@ -2,38 +2,37 @@
 
 from __future__ import annotations
 
-import math
+import os
 from pathlib import Path
 
 import click
-from splitsim.calibration.fit import Calibration, CalibrationError, Fit, calibrate
-from splitsim.calibration.fragment import MODEL_UNIT, fragment_toml
+
+from splitsim.calibration.fit import CalibrationError, calibrate
+from splitsim.calibration.fit_report import fit_report, fit_warnings
+from splitsim.calibration.fragment import fragment_toml
 from splitsim.calibration.transactions import (
     TIME_UNITS,
     TransactionError,
     read_transactions,
     summarize_customers,
 )
-from splitsim.cli.options import InvalidInput, calibration_end_option, transaction_options
+from splitsim.cli.options import (
+    InvalidInput,
+    calibration_end_option,
+    transaction_options,
+    transactions_argument,
+)
 from splitsim.results.store import RunFolderError, check_path, write_text
 
 CALIBRATE_EXAMPLES = """
 \b
 Examples:
   splitsim calibrate data/cdnow/CDNOW_sample.txt --calibration-end 1997-09-30
-  splitsim calibrate orders.csv --calibration-end 2025-06-30 --customer-col client \\
-      --amount-col total --time-unit month -o scenarios/calibrated.toml
+  splitsim calibrate data/cdnow/CDNOW_sample.txt --calibration-end 1997-09-30 \\
+      --time-unit month -o cdnow-fit.toml
+  splitsim calibrate data/cdnow/CDNOW_sample.txt --calibration-end 1997-09-30 \\
+      --customer-col 1 --date-col 3 --amount-col 5 --format whitespace -o -
 """
-
-PARAMETER_LABELS = {
-    "r": "purchase-rate shape",
-    "alpha": "purchase-rate rate",
-    "s": "churn-hazard shape",
-    "beta": "churn-hazard rate",
-    "p": "order-value shape",
-    "q": "customer-scale shape",
-    "v": "customer-scale rate",
-}
 
 
 @click.command(
@@ -47,7 +46,7 @@ PARAMETER_LABELS = {
     "fit the CDNOW sample). Same-day purchases of a customer count as one transaction.\n"
     + CALIBRATE_EXAMPLES,
 )
-@click.argument("transactions", type=click.Path(dir_okay=False))
+@transactions_argument
 @calibration_end_option
 @transaction_options
 @click.option(
@@ -90,8 +89,8 @@ def calibrate_command(
     except (TransactionError, CalibrationError) as err:
         raise InvalidInput(str(err)) from None
 
-    click.echo(report(calibration))
-    for warning in warnings(calibration):
+    click.echo(fit_report(calibration))
+    for warning in fit_warnings(calibration):
         click.echo(f"warning: {warning}", err=True)
     text = fragment_toml(calibration)
     if output == "-":
@@ -120,106 +119,9 @@ def _check_output(output: str | None, force: bool) -> Path | None:
         raise InvalidInput(f"output {output!r} exists; use --force to replace it")
     if not path.parent.is_dir():
         raise InvalidInput(f"output folder {str(path.parent)!r} does not exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise InvalidInput(
+            f"output {output!r}: cannot write in {str(path.parent)!r} (read-only or no "
+            "permission); give a file in a folder you can write to"
+        )
     return path
-
-
-def report(calibration: Calibration) -> str:
-    """The fit as text: data summary, estimates and standard errors, checks."""
-    summary = calibration.summary
-    fit = calibration.pareto_nbd
-    unit = fit.time_unit
-    first, last = summary.first_purchase_range
-    lines = [
-        f"transactions: {summary.source} ({summary.layout})",
-        f"  {summary.rows:,} rows, {summary.n_transactions:,} transactions after merging "
-        f"same-day purchases, from {summary.log_first_day} to {summary.log_last_day}",
-        f"calibration: first purchases {first} .. {last}, period up to "
-        f"{summary.calibration_end} (included), time unit {unit}",
-        f"  {summary.n_customers:,} customers, {summary.repeat_transactions:,} repeat "
-        f"transactions, {summary.repeat_buyers:,} repeat buyers",
-    ]
-    if summary.later_customers:
-        lines.append(
-            f"  {summary.later_customers:,} customers with a first purchase on or after the "
-            "calibration end are left out"
-        )
-    lines += ["", f"Pareto/NBD, maximum likelihood (log-likelihood {fit.log_likelihood:.2f})"]
-    fits = [fit] if unit == MODEL_UNIT else [fit, fit.in_unit(MODEL_UNIT)]
-    lines += _table(fits, [f"per {f.time_unit}" for f in fits])
-    monthly = fits[-1]
-    lines += [
-        f"  mean purchase rate r/alpha {_rates(fit, fit.r / fit.alpha, monthly.r / monthly.alpha)}",
-        f"  mean churn hazard s/beta {_rates(fit, fit.s / fit.beta, monthly.s / monthly.beta)}",
-        "  expected repeat transactions in the calibration period "
-        f"{sum(fit.expected_repeats(t) for t in summary.T):,.1f} "
-        f"(actual {summary.repeat_transactions:,})",
-    ]
-    spend = calibration.gamma_gamma
-    if spend is None:
-        lines += ["", *calibration.notes]
-    else:
-        excluded = (
-            f"; {spend.excluded_zero_spend} with zero spend left out"
-            if spend.excluded_zero_spend
-            else ""
-        )
-        lines += [
-            "",
-            f"Gamma-Gamma spend, maximum likelihood on {spend.n:,} repeat buyers{excluded} "
-            f"(log-likelihood {spend.log_likelihood:.2f})",
-            *_table([spend], ["estimate"]),
-            f"  mean order value p v / (q - 1) {_number(spend.mean_order_value)}",
-        ]
-    return "\n".join(lines)
-
-
-def warnings(calibration: Calibration) -> list[str]:
-    """Reasons to distrust the fit, in words."""
-    found = []
-    for label, fit in (
-        ("Pareto/NBD", calibration.pareto_nbd),
-        ("Gamma-Gamma", calibration.gamma_gamma),
-    ):
-        if fit is None:
-            continue
-        if not fit.converged:
-            found.append(f"{label}: the optimiser did not report convergence")
-        if fit.at_bound:
-            found.append(
-                f"{label}: {', '.join(fit.at_bound)} ran to the search bound; the data do "
-                "not identify them"
-            )
-        if not fit.hessian_ok:
-            found.append(
-                f"{label}: the Hessian is not positive definite, so there are no standard errors"
-            )
-    spend = calibration.gamma_gamma
-    if spend is not None and spend.q <= 1.0:
-        found.append(
-            f"Gamma-Gamma: q = {spend.q:.3g} <= 1 gives an infinite mean spend; the fragment "
-            "leaves order values to the parent scenario"
-        )
-    return found
-
-
-def _table(fits: list[Fit], headers: list[str]) -> list[str]:
-    head = f"  {'parameter':<28}" + "".join(f"{h:>12}{'SE':>10}" for h in headers)
-    rows = [head]
-    for name in fits[0].names:
-        cells = "".join(
-            f"{_number(f[name]):>12}{_number(f.standard_errors[name]):>10}" for f in fits
-        )
-        rows.append(f"  {name:<6}{PARAMETER_LABELS[name]:<22}{cells}")
-    return rows
-
-
-def _rates(fit: Fit, per_unit: float, per_month: float) -> str:
-    if fit.time_unit == MODEL_UNIT:
-        return f"{per_month:.4g} a month"
-    return f"{per_unit:.4g} a {fit.time_unit} ({per_month:.4g} a month)"
-
-
-def _number(value: float) -> str:
-    if not math.isfinite(value):
-        return "n/a"
-    return f"{value:.4f}" if abs(value) < 1e4 else f"{value:.4g}"

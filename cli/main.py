@@ -1,12 +1,23 @@
-"""`splitsim`: the Click application. Thin: parse, call :mod:`sim`, report."""
+"""`splitsim`: the Click application. Thin: parse, call :mod:`splitsim`, report.
+
+Every command is in its own module and imports none of the others; what they share is
+in :mod:`splitsim.cli.options`. An exception no command turns into a message of its own
+is a bug: :class:`SplitsimGroup` reports it in one line and logs the traceback
+(:mod:`splitsim.cli.crash`).
+"""
 
 from __future__ import annotations
 
+import errno
+
 import click
+
 from splitsim import __version__
 from splitsim.cli.backtest import backtest_command
 from splitsim.cli.calibrate import calibrate_command
-from splitsim.cli.options import scenario_errors, set_option
+from splitsim.cli.crash import internal_error_message
+from splitsim.cli.options import RUN_DIR_META, scenario_argument, scenario_errors, set_option
+from splitsim.cli.plot import compare, plot
 from splitsim.cli.run import facts, run
 from splitsim.cli.sweep import summary, sweep
 from splitsim.model.scenario import rate_conversions
@@ -23,10 +34,43 @@ Examples:
   splitsim validate scenarios/baseline.toml --set budget.monthly=30000
 """
 
+VALIDATE_EXAMPLES = """
+\b
+Examples:
+  splitsim validate scenarios/baseline.toml
+  splitsim validate scenarios/cdnow.toml --set budget.monthly=30000 --set run.replicates=200
+"""
+
+# Raised by Click itself or by commands on purpose; they keep Click's handling.
+CLICK_EXCEPTIONS = (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort)
+
+
+class SplitsimGroup(click.Group):
+    """The command group, with one handler for the exceptions no command expected.
+
+    Click's own exceptions (usage errors, :class:`splitsim.cli.options.InvalidInput`
+    with exit 2, Abort, Exit), KeyboardInterrupt and a closed pipe keep Click's
+    behaviour. Any other exception prints "internal error: <one line>; the full
+    traceback is in <log>" on stderr and exits with status 1; the log is in the
+    command's run folder when it has recorded one, else in the user's log folder.
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CLICK_EXCEPTIONS:
+            raise
+        except Exception as error:
+            if isinstance(error, OSError) and error.errno == errno.EPIPE:
+                raise  # output piped into `head` and the like: Click ends quietly
+            click.echo(internal_error_message(error, run_dir=ctx.meta.get(RUN_DIR_META)), err=True)
+            ctx.exit(1)
+
 
 @click.group(
+    cls=SplitsimGroup,
     help="What share of a marketing budget should go to retention? Monte Carlo "
-    "what-if sweeps of an agent model of customers.\n" + EXAMPLES
+    "what-if sweeps of an agent model of customers.\n" + EXAMPLES,
 )
 @click.version_option(__version__, prog_name="splitsim")
 def cli():
@@ -36,9 +80,9 @@ def cli():
 @cli.command(
     help="Check a scenario file and print it resolved (extends and --set applied) "
     "as TOML. Rates given as orders_per_year or annual_churn are echoed per month "
-    "on stderr. Exit 0 if valid, 2 with the errors otherwise."
+    "on stderr. Exit 0 if valid, 2 with the errors otherwise.\n" + VALIDATE_EXAMPLES
 )
-@click.argument("scenario_file", type=click.Path(dir_okay=False))
+@scenario_argument
 @set_option
 @scenario_errors
 def validate(scenario_file, overrides):
@@ -48,14 +92,5 @@ def validate(scenario_file, overrides):
     click.echo(scenario_toml(scenario), nl=False)
 
 
-cli.add_command(sweep)
-cli.add_command(summary)
-cli.add_command(run)
-cli.add_command(facts)
-cli.add_command(calibrate_command)
-cli.add_command(backtest_command)
-
-from splitsim.cli.plot import compare, plot  # noqa: E402
-
-cli.add_command(plot)
-cli.add_command(compare)
+for command in (sweep, summary, run, facts, calibrate_command, backtest_command, plot, compare):
+    cli.add_command(command)

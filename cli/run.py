@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-import math
 import sys
 
 import click
-import numpy as np
-from splitsim.cli.options import scenario_errors, set_option
-from splitsim.engines.base import ENGINES, resolve_engine, simulate_cell
-from splitsim.facts import NOT_MEASURED, measure_replicate, simulate_replicate, summarize
+
+from splitsim.cli.options import (
+    Share,
+    engine_option,
+    replicates_option,
+    scenario_argument,
+    scenario_errors,
+    seed_option,
+    set_option,
+)
+from splitsim.engines.base import resolve_engine
+from splitsim.facts import measure_facts
+from splitsim.facts_report import facts_report
 from splitsim.model.scenario_files import load_scenario
-from splitsim.model.streams import ReplicateSeeds
+from splitsim.replicate_report import replicate_report, simulate_replicate_outcome
 
 RUN_EXAMPLES = """
 \b
@@ -27,14 +35,6 @@ Examples:
   splitsim facts scenarios/baseline.toml --replicates 20 --set customers.order_value.cv=2.0
 """
 
-scenario_argument = click.argument("scenario_file", type=click.Path(dir_okay=False))
-seed_option = click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Root seed (default: the scenario's run.seed).",
-)
-
 
 @click.command(
     help="Run one replicate of a scenario at one split and print it month by month, "
@@ -43,20 +43,19 @@ seed_option = click.option(
 @scenario_argument
 @click.option(
     "--split",
-    type=click.FloatRange(0.0, 1.0),
+    type=Share(),
     default=None,
     help="Retention share of the budget, 0..1 (default: strategy.retention_share).",
 )
-@seed_option
+@seed_option(help="Root seed (default: the scenario's run.seed).")
 @click.option(
-    "--replicate", type=click.IntRange(min=0), default=0, show_default=True, help="Replicate index."
+    "--replicate",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Replicate index (the same replicate as in a sweep with this seed).",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(ENGINES),
-    default=None,
-    help="Simulation engine (default: the scenario's run.engine, else simpy).",
-)
+@engine_option(help="Simulation engine (default: the scenario's run.engine, else simpy).")
 @set_option
 @scenario_errors
 def run(scenario_file, split, seed, replicate, engine, overrides):
@@ -65,42 +64,18 @@ def run(scenario_file, split, seed, replicate, engine, overrides):
     seed = scenario.run.seed if seed is None else seed
     engine = resolve_engine(engine, scenario, "simpy")
     try:
-        cell = simulate_cell(scenario, [split], [replicate], seed, engine)
+        outcome = simulate_replicate_outcome(scenario, split, replicate, seed, engine)
     except ImportError as err:
         raise click.ClickException(f"engine '{engine}' is not available: {err}") from None
-    out = {name: values[0, 0] for name, values in cell.items()}
-    click.echo(
-        f"scenario {scenario.name}, split {split:g}, seed {seed}, replicate {replicate}, "
-        f"engine {engine}"
+    report = replicate_report(
+        outcome,
+        scenario_name=scenario.name,
+        split=split,
+        root_seed=seed,
+        replicate=replicate,
+        engine=engine,
     )
-    click.echo(monthly_table(out))
-    for label, name in (
-        ("NPV of monthly profit", "npv"),
-        ("customer equity (discounted)", "customer_equity"),
-        ("decision metric", "decision_metric"),
-    ):
-        click.echo(f"{label:<30}{float(out[name]):>16,.0f}")
-
-
-def monthly_table(out: dict[str, np.ndarray]) -> str:
-    """The monthly table of one replicate as text."""
-    columns = (
-        ("month", None),
-        ("new", out["new_paid"] + out["new_organic"] + out["new_referral"]),
-        ("churned", out["churned_natural"] + out["churned_failure"]),
-        ("alive", out["alive"]),
-        ("first revenue", out["first_revenue"]),
-        ("repeat revenue", out["repeat_revenue"]),
-        ("profit", out["profit"]),
-    )
-    widths = [max(7, len(name) + 2) for name, _ in columns]
-    lines = ["".join(f"{name:>{w}}" for (name, _), w in zip(columns, widths, strict=True))]
-    for m in range(len(out["alive"])):
-        cells = [f"{m:>{widths[0]}}"]
-        for (_, values), w in zip(columns[1:], widths[1:], strict=True):
-            cells.append(f"{values[m]:>{w},.0f}")
-        lines.append("".join(cells))
-    return "\n".join(lines)
+    click.echo(report, nl=False)
 
 
 @click.command(
@@ -110,56 +85,19 @@ def monthly_table(out: dict[str, np.ndarray]) -> str:
     "90 % interval over replicates.\n" + FACTS_EXAMPLES
 )
 @scenario_argument
-@click.option(
-    "--replicates",
-    type=click.IntRange(min=1),
-    default=10,
-    show_default=True,
-    help="Replicates to run.",
-)
-@seed_option
+@replicates_option(default=10, help="Replicates to run.")
+@seed_option(help="Root seed (default: the scenario's run.seed).")
 @set_option
 @scenario_errors
 def facts(scenario_file, replicates, seed, overrides):
     scenario = load_scenario(scenario_file, overrides)
     seed = scenario.run.seed if seed is None else seed
     split = scenario.strategy.retention_share
-    values = []
     with click.progressbar(
         range(replicates), label="replicates", file=sys.stderr, show_pos=True
     ) as bar:
-        for k in bar:
-            values.append(
-                measure_replicate(simulate_replicate(scenario, split, ReplicateSeeds(seed, k)))
-            )
-    summaries = summarize(np.array(values))
-    click.echo(
-        f"scenario {scenario.name}, split {split:g}, seed {seed}, {replicates} replicates "
-        "(SimPy engine); median [5 %, 95 %] over replicates"
+        summaries = measure_facts(scenario, bar, seed, retention_share=split)
+    report = facts_report(
+        summaries, scenario_name=scenario.name, split=split, root_seed=seed, replicates=replicates
     )
-    click.echo(facts_table(summaries))
-    click.echo("not measured here:")
-    for rows, reason in NOT_MEASURED.items():
-        click.echo(f"  {rows}: {reason}")
-
-
-def facts_table(summaries) -> str:
-    """The facts as a text table: row, claim, source value, measured median and interval."""
-    claim_width = max(len(s.fact.claim) for s in summaries) + 2
-    source_width = max(len(s.fact.source) for s in summaries) + 2
-    lines = [
-        f"{'row':<5}{'claim (model measure)':<{claim_width}}{'source':<{source_width}}measured"
-    ]
-    for s in summaries:
-        lines.append(
-            f"{s.fact.row:<5}{s.fact.claim:<{claim_width}}{s.fact.source:<{source_width}}"
-            f"{_shown(s.median, s.fact.unit)} [{_shown(s.interval[0], s.fact.unit)}, "
-            f"{_shown(s.interval[1], s.fact.unit)}]"
-        )
-    return "\n".join(lines)
-
-
-def _shown(value: float, unit: str) -> str:
-    if not math.isfinite(value):
-        return "n/a"
-    return f"{100 * value:.1f} %" if unit == "%" else f"{value:.2f}x"
+    click.echo(report, nl=False)

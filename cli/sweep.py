@@ -1,4 +1,4 @@
-"""`splitsim sweep` and `splitsim summary`: parse, hand over to :mod:`splitsim.sweep.runner`, report."""
+"""`splitsim sweep` and `splitsim summary`: parse, hand over to :mod:`splitsim.results.run_folder`, report."""
 
 from __future__ import annotations
 
@@ -8,16 +8,33 @@ import sys
 from pathlib import Path
 
 import click
-from click.core import ParameterSource
-from splitsim.cli.options import InvalidInput, objective_option, scenario_errors, set_option
-from splitsim.engines.base import ENGINES, SWEEP_DEFAULT_ENGINE
+from tqdm import tqdm
+
+from splitsim.cli.crash import one_line, write_error_log
+from splitsim.cli.options import (
+    InvalidInput,
+    check_results_root,
+    command_line,
+    engine_option,
+    jobs_option,
+    objective_option,
+    record_run_dir,
+    replicates_option,
+    results_root_option,
+    scenario_argument,
+    scenario_errors,
+    seed_option,
+    set_option,
+)
+from splitsim.engines.base import SWEEP_DEFAULT_ENGINE
 from splitsim.model.scenario_files import load_scenario
-from splitsim.plots.files import write_plots
+from splitsim.plots.files import PLOTS_DIR, cells_to_draw, write_plots
 from splitsim.results.run_folder import (
     DEFAULT_RESULTS_ROOT,
     ResumeRefused,
     SweepFailed,
     SweepInterrupted,
+    SweepResult,
     SweepTooLarge,
     run_sweep,
 )
@@ -30,9 +47,8 @@ from splitsim.results.store import (
     load_results,
 )
 from splitsim.results.summary import format_summary, summarize
-from splitsim.sweep.executors import DaskExecutor, MissingExtra, available_cores
-from splitsim.sweep.plan import MAX_SEED, PlanError, plan_sweep
-from tqdm import tqdm
+from splitsim.sweep.executors import DaskExecutor, DaskUnavailable, MissingExtra, available_cores
+from splitsim.sweep.plan import PlanError, plan_sweep
 
 SWEEP_EXAMPLES = """
 \b
@@ -40,10 +56,18 @@ Examples:
   splitsim sweep scenarios/baseline.toml
   splitsim sweep scenarios/baseline.toml --splits 0:1:0.1 --replicates 200 --jobs 4
   splitsim sweep scenarios/baseline.toml --sweep "customers.churn_hazard.rate=[1.35, 5.4]"
+  splitsim sweep scenarios/churn_sweep.toml --replicates 100
   splitsim sweep scenarios/baseline.toml --dask local:4 --store zarr
   splitsim sweep scenarios/baseline.toml --dask tcp://scheduler:8786 --store zarr
-  splitsim sweep results/baseline-20261126-101500/scenario.toml \\
-      --resume results/baseline-20261126-101500
+  splitsim sweep results/baseline-*/scenario.toml --resume results/baseline-*
+"""
+
+SUMMARY_EXAMPLES = """
+\b
+Examples:
+  splitsim summary results/baseline-*
+  splitsim summary results/baseline-* --objective cvar5 --format markdown
+  splitsim summary results/baseline-*/results.nc --format csv
 """
 
 
@@ -77,31 +101,22 @@ class ProgressBar:
 
 @click.command(
     help="Sweep the split of the budget (and any swept parameter) over R replicates; "
-    "write the dataset, the resolved scenario and a summary to a new folder under "
-    "--out. Ctrl-C stops cleanly and says how to --resume.\n" + SWEEP_EXAMPLES
+    "write the dataset, the resolved scenario and a summary to a new run folder under "
+    "--out (results/<scenario>-<timestamp>), print its path and the summary, then draw "
+    "the plots into it. Ctrl-C stops cleanly and says how to --resume.\n" + SWEEP_EXAMPLES
 )
-@click.argument("scenario_file", type=click.Path(dir_okay=False))
+@scenario_argument
 @click.option(
     "--splits",
     metavar="SPEC",
     help="Retention shares: start:stop:step (both ends included, e.g. 0:1:0.05) or a "
     "list 0.2,0.5,0.8. Default: the scenario's run.splits.",
 )
-@click.option(
-    "--replicates",
-    type=click.IntRange(min=1),
-    help="Monte Carlo replicates per split and cell. Default: the scenario's run.replicates.",
+@replicates_option(
+    help="Monte Carlo replicates per split and cell. Default: the scenario's run.replicates."
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(0, MAX_SEED),
-    help="Root seed of every random stream. Default: the scenario's run.seed.",
-)
-@click.option(
-    "--jobs",
-    type=click.IntRange(min=1),
-    help="Worker processes (default: all cores); 1 runs in this process.",
-)
+@seed_option(help="Root seed of every random stream. Default: the scenario's run.seed.")
+@jobs_option
 @click.option(
     "--dask",
     metavar="ADDRESS|local:N",
@@ -115,10 +130,8 @@ class ProgressBar:
     help="netcdf (default): results.nc written at the end; zarr: results.zarr written "
     "chunk by chunk, memory bounded by a chunk (for big sweeps). On --resume: as started.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(ENGINES),
-    help=f"Simulation engine. Default: the scenario's run.engine, else {SWEEP_DEFAULT_ENGINE}.",
+@engine_option(
+    help=f"Simulation engine. Default: the scenario's run.engine, else {SWEEP_DEFAULT_ENGINE}."
 )
 @set_option
 @click.option(
@@ -129,10 +142,10 @@ class ProgressBar:
     help="Also sweep a scenario key over a TOML list, e.g. --sweep "
     "'customers.churn_hazard.rate=[1.35, 2.7]' (repeatable; adds to the scenario's sweep).",
 )
-@click.option(
-    "--out",
-    metavar="DIR",
-    help=f"Results root; each sweep gets a new folder in it (default: {DEFAULT_RESULTS_ROOT}/).",
+@results_root_option(
+    default=None,
+    help="Results root; each sweep gets a new folder in it, created if missing "
+    f"(default: {DEFAULT_RESULTS_ROOT}/).",
 )
 @click.option(
     "--resume",
@@ -160,19 +173,27 @@ def sweep(
     quiet,
 ):
     scenario = load_scenario(scenario_file, overrides)
-    bar = ProgressBar(quiet, scenario.name)
     if dask is not None and jobs is not None:
         raise click.UsageError("--jobs and --dask exclude each other (Dask has its workers)")
+    if out is None and resume is None:
+        check_results_root(DEFAULT_RESULTS_ROOT, f"--out (default {DEFAULT_RESULTS_ROOT})")
     try:
         executor = DaskExecutor(dask) if dask is not None else None
     except (MissingExtra, ValueError) as err:
         raise click.BadParameter(str(err), param_hint="--dask") from None
+    if executor is not None and executor.note:
+        click.echo(executor.note, err=True)
+    if resume is not None and Path(resume).is_dir():
+        record_run_dir(resume)
+    bar = ProgressBar(quiet, scenario.name)
     try:
         plan = plan_sweep(
             scenario, splits=splits, replicates=replicates, seed=seed, engine=engine, sweeps=sweeps
         )
         if resume is not None and out is not None and not _inside(resume, out):
             raise PlanError(f"--resume {resume!r} is not a folder of --out {out!r}")
+        if executor is not None:
+            _connect(executor)  # before any run folder: a wrong address leaves nothing
         result = run_sweep(
             plan,
             out=DEFAULT_RESULTS_ROOT if out is None else out,
@@ -194,18 +215,62 @@ def sweep(
         bar.close()
         click.echo(f"\nError: {failure}", err=True)
         raise click.exceptions.Exit(1) from None
+    except OSError as err:  # the run folder could not be made or locked: --out's fault
+        where = (
+            f"--resume {resume!r}"
+            if resume is not None
+            else f"--out {out or DEFAULT_RESULTS_ROOT!r}"
+        )
+        raise InvalidInput(f"cannot write the run folder ({where}): {err}") from None
     finally:
         bar.close()
-    write_plots(result.run_dir, result.dataset)
+        if executor is not None:
+            executor.close()  # run_sweep leaves its context; this covers a failure before
+    record_run_dir(result.run_dir)
     stored = RESULTS_ZARR if (result.run_dir / RESULTS_ZARR).is_dir() else RESULTS_FILE
-    click.echo(
-        f"Results in {result.run_dir}/ ({stored}, scenario.toml, summary.csv, summary.md, plots/)"
-    )
+    click.echo(f"Results in {result.run_dir}/ ({stored}, scenario.toml, summary.csv, summary.md)")
     click.echo(format_summary(result.summary, style="text"), nl=False)
+    _draw_plots(result)
+
+
+def _connect(executor: DaskExecutor) -> None:
+    try:
+        executor.connect()
+    except DaskUnavailable as err:
+        raise click.BadParameter(str(err), param_hint="--dask") from None
+
+
+def _draw_plots(result: SweepResult) -> None:
+    """Draw the finished sweep's plots (capped per cell); a failure keeps the results."""
+    run_dir = result.run_dir
+    again = f"splitsim plot {shlex.quote(str(run_dir))}"
+    selection = cells_to_draw(result.dataset)
+    try:
+        written = write_plots(run_dir, result.dataset, cells=selection.drawn)
+    except KeyboardInterrupt:
+        click.echo(
+            f"\nresults are in {run_dir}/; drawing plots was interrupted; draw them with: {again}",
+            err=True,
+        )
+        raise click.exceptions.Exit(130) from None
+    except Exception as err:
+        log = write_error_log(err, sys.argv, run_dir)
+        traceback_note = f" (the full traceback is in {log})" if log else ""
+        click.echo(
+            f"\nresults are in {run_dir}/; drawing plots failed: {one_line(err)}; draw them "
+            f"again with: {again}{traceback_note}",
+            err=True,
+        )
+        raise click.exceptions.Exit(1) from None
+    click.echo(f"Plots in {run_dir / PLOTS_DIR}/ ({len(written)} files)")
+    if selection.skipped:
+        click.echo(selection.not_drawn_note(run_dir))
 
 
 @click.command(
-    help="Print the summary of a finished sweep (RUN_DIR, a results .nc file or .zarr store)."
+    help="Print the summary of a finished sweep (RUN_DIR, a results .nc file or .zarr store): "
+    "best split, P(best), near-optimal range, risk and marginal economics per cell.\n"
+    + SUMMARY_EXAMPLES
 )
 @click.argument("run_dir", metavar="RUN_DIR")
 @click.option(
@@ -227,23 +292,6 @@ def summary(run_dir, style, objective):
         click.echo(result.frame().to_csv(index=False), nl=False)
     else:
         click.echo(format_summary(result, style=style), nl=False)
-
-
-def command_line(ctx: click.Context) -> str:
-    """The command as given (arguments and options from the command line), for the record."""
-    words = ["splitsim", ctx.info_name]
-    for param in ctx.command.params:
-        if ctx.get_parameter_source(param.name) is not ParameterSource.COMMANDLINE:
-            continue
-        value = ctx.params[param.name]
-        if isinstance(param, click.Argument):
-            words.append(str(value))
-        elif getattr(param, "is_flag", False):
-            words.append(param.opts[-1])
-        else:
-            for item in value if param.multiple else [value]:
-                words += [param.opts[-1], str(item)]
-    return shlex.join(words)
 
 
 def _inside(run_dir: str, root: str) -> bool:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tomli_w
 import xarray as xr
 from matplotlib.figure import Figure
 
@@ -53,16 +55,48 @@ class CellSelection:
     ----------
     drawn : swept key -> value of each cell drawn, in sweep (C) order; ``[{}]`` when
         nothing besides the split is swept.
-    total : cells in the sweep (1 when nothing is swept).
+    candidates : every cell asked for (all cells of the sweep unless some values were
+        fixed), in sweep order; ``drawn`` is a subset.
     """
 
     drawn: list[dict[str, Any]]
-    total: int
+    candidates: list[dict[str, Any]]
+
+    @property
+    def total(self) -> int:
+        """Cells asked for (1 when nothing is swept)."""
+        return len(self.candidates)
 
     @property
     def skipped(self) -> int:
-        """Cells of the sweep without per-cell figures."""
+        """Cells asked for that get no per-cell figures."""
         return self.total - len(self.drawn)
+
+    def not_drawn_note(self, run_dir: str | os.PathLike) -> str:
+        """What the cap left out, and the command that draws one of those cells ('' if none).
+
+        Parameters
+        ----------
+        run_dir : the run folder, for the ``splitsim plot`` command in the note.
+        """
+        if not self.skipped:
+            return ""
+        drawn = [tuple(cell.items()) for cell in self.drawn]
+        example = next(c for c in self.candidates if tuple(c.items()) not in drawn)
+        options = " ".join(
+            f"--cell {shlex.quote(f'{key}={toml_value(value)}')}" for key, value in example.items()
+        )
+        command = f"splitsim plot {shlex.quote(str(run_dir))}"
+        return (
+            f"Per-cell plots drawn for {len(self.drawn)} of {self.total} cells (spread over "
+            f"the sweep); the other {self.skipped} were not drawn. Draw one with: {command} "
+            f"{options} (or every cell with: {command} --all-cells)"
+        )
+
+
+def toml_value(value: Any) -> str:
+    """A swept value as TOML text, as ``--cell`` and ``--set`` read it: 2.7, "x", true."""
+    return tomli_w.dumps({"v": value}).partition("=")[2].strip()
 
 
 def check_format(fmt: str) -> str:
@@ -103,7 +137,7 @@ def cells_to_draw(
     Returns
     -------
     CellSelection
-        The cells drawn and the number of candidates.
+        The cells drawn and the cells asked for.
 
     Raises
     ------
@@ -113,9 +147,9 @@ def cells_to_draw(
         raise ValueError(f"max_cells must be at least 1 or None, got: {max_cells!r}")
     candidates = matching_cells(ds, fixed or {})
     if max_cells is None or len(candidates) <= max_cells:
-        return CellSelection(candidates, len(candidates))
+        return CellSelection(candidates, candidates)
     positions = np.unique(np.round(np.linspace(0, len(candidates) - 1, max_cells)).astype(int))
-    return CellSelection([candidates[i] for i in positions], len(candidates))
+    return CellSelection([candidates[i] for i in positions], candidates)
 
 
 def matching_cells(ds: xr.Dataset, fixed: Mapping[str, Any]) -> list[dict[str, Any]]:
