@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 from click.testing import CliRunner
+
 from splitsim.cli.main import cli
 from splitsim.engines.base import simulate_cell
 from splitsim.model.scenario_files import load_scenario
