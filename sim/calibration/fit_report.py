@@ -113,7 +113,7 @@ def fit_warnings(calibration: Calibration) -> list[str]:
         if fit is None:
             continue
         if not fit.converged:
-            reason = getattr(fit, "message", "") or "the optimiser did not report convergence"
+            reason = fit.message or "the optimiser did not report convergence"
             found.append(f"{label}: {reason}")
         if fit.at_bound:
             found.append(
