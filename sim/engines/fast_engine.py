@@ -353,7 +353,9 @@ def _month_start(j, m, budget, share, n, acquired, par, season, people, books):
     return month, room, acquisition
 
 
-@njit(cache=True)
+# nogil: a pool worker's watchdog thread (sim/sweep/executors.py) must be able to run
+# while the loop does, to end the worker when the sweep is killed
+@njit(cache=True, nogil=True)
 def _run_months(first_month, budgets, shares, par, season, people, n, acquired, streams, books,
                 replay):  # fmt: skip
     """Simulate len(budgets) months from ``first_month``; return (n, acquired) or (-1, 0)."""

@@ -310,6 +310,11 @@ def run_sweep(
     with signals_as_exceptions(handle_signals):
         folder = None
         try:
+            # reach the cluster (if any) before anything is created: an address that
+            # does not answer leaves no run folder behind
+            connect = getattr(executor, "connect", None)
+            if connect is not None:
+                connect()
             if resume is not None:
                 folder = RunFolder.resume(resume, plan, store_format=store_format)
                 if folder.store_format == "zarr":
@@ -333,6 +338,10 @@ def run_sweep(
             raise SweepInterrupted(
                 folder.path, _finished(folder, tasks), len(tasks), signal_number
             ) from None
+        finally:
+            close = getattr(executor, "close", None)
+            if close is not None:  # a cluster connected above, whatever happened since
+                close()
 
 
 def _run_in(

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import socket
+import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol, TypeVar
@@ -48,6 +51,9 @@ DASK_LOCAL_CONFIG = {
     # and not innocent chunks queued behind it.
     "distributed.scheduler.worker-saturation": 1.0,
 }
+
+
+PARENT_POLL = 1.0  # seconds between a pool worker's checks that the sweep is alive
 
 
 class MissingExtra(ImportError):
@@ -129,7 +135,8 @@ class LocalPoolExecutor:
         self._pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=self.jobs,
             mp_context=multiprocessing.get_context(self.start_method),
-            initializer=_ignore_interrupts,
+            initializer=_worker_start,
+            initargs=(os.getpid(),),
         )
         return self
 
@@ -508,5 +515,32 @@ def _dask_config():
     return dask.config.set(DASK_LOCAL_CONFIG)
 
 
-def _ignore_interrupts() -> None:
+def _worker_start(parent_pid: int) -> None:
+    """Set up a pool worker: Ctrl-C is the parent's to handle, and the worker dies with it.
+
+    A worker's own parent is the forkserver, not the sweep, so no death signal reaches
+    it when the sweep is killed (``kill -9``): a daemon thread checks every
+    :data:`PARENT_POLL` seconds that the sweep is still there and ends the worker when
+    it is not (the forkserver and resource tracker then exit on their own).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(
+        target=_watch_parent, args=(parent_pid,), name="splitsim-parent-watch", daemon=True
+    ).start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid == parent_pid:
+        # the sentinel is a pipe the sweep holds open: it ends when the sweep does, even
+        # when nobody reaps the dead sweep (a zombie still answers os.kill(pid, 0))
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+    while True:  # no sentinel (another start method): poll
+        time.sleep(PARENT_POLL)
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # alive, and someone else's: not ours to judge
+            pass
