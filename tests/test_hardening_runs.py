@@ -119,16 +119,19 @@ def test_too_little_free_disk_is_refused_before_anything_is_created(plan, tmp_pa
     assert not (tmp_path / "results").exists()
 
 
-def test_a_sweep_too_big_for_memory_is_refused_with_the_way_round(tmp_path):
+def test_a_sweep_too_big_for_memory_is_refused_with_the_way_round(tmp_path, monkeypatch):
+    """A machine with 64 MiB free: a 20,000-replicate baseline sweep (~300 MiB) is refused."""
+    monkeypatch.setattr(run_folder, "available_memory", lambda: 64 * 2**20)
     scenario = tiny_plan(replicates=2).scenario
-    huge = plan_sweep(scenario, replicates=1_000_000, splits="0:1:0.05")
+    big = plan_sweep(scenario, replicates=20_000, splits="0:1:0.05")
+    assert run_folder.dataset_bytes(big) > 64 * 2**20
     with pytest.raises(SweepTooLarge, match="--store zarr"):
-        run_sweep(huge, out=tmp_path / "results")
+        run_sweep(big, out=tmp_path / "results")
     assert not (tmp_path / "results").exists()
     result = CliRunner().invoke(
         cli,
         [
-            "sweep", "scenarios/new_business.toml", "--replicates", "1000000",
+            "sweep", "scenarios/baseline.toml", "--replicates", "20000",
             "--out", str(tmp_path / "cli"),
         ],
     )  # fmt: skip
