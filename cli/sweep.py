@@ -50,6 +50,8 @@ from splitsim.results.summary import format_summary, summarize
 from splitsim.sweep.executors import DaskExecutor, DaskUnavailable, MissingExtra, available_cores
 from splitsim.sweep.plan import PlanError, plan_sweep
 
+# A sweep with more cells prints one overview line per cell (summary.md keeps every table).
+MAX_PRINTED_CELLS = 12
 SWEEP_EXAMPLES = """
 \b
 Examples:
@@ -229,7 +231,7 @@ def sweep(
     record_run_dir(result.run_dir)
     stored = RESULTS_ZARR if (result.run_dir / RESULTS_ZARR).is_dir() else RESULTS_FILE
     click.echo(f"Results in {result.run_dir}/ ({stored}, scenario.toml, summary.csv, summary.md)")
-    click.echo(format_summary(result.summary, style="text"), nl=False)
+    click.echo(format_summary(result.summary, style="text", max_cells=MAX_PRINTED_CELLS), nl=False)
     _draw_plots(result)
 
 

@@ -166,3 +166,16 @@ def test_a_summary_keeps_one_table_per_cell(tmp_path):
     assert frame.columns[:2].tolist() == ["budget.monthly", "split"]
     assert frame["is_best"].tolist() == [False, True, True, False]
     assert isinstance(build_dataset(plan, arrays), xr.Dataset)
+
+
+def test_a_summary_of_many_cells_prints_one_line_per_cell_when_asked():
+    plan = tiny_plan(replicates=2, splits="0,1", sweeps=["budget.monthly=[500.0, 800.0, 900.0]"])
+    arrays = empty_arrays(plan)
+    arrays["decision_metric"][...] = [[[1.0, 1.0], [2.0, 2.0]]] * 3  # split 1 best in each
+    summary = summarize(build_dataset(plan, arrays))
+    text = format_summary(summary, style="text", max_cells=2)
+    assert "3 cells: one line each" in text
+    assert "Marginal economics" not in text
+    lines = [line for line in text.splitlines() if line.strip().startswith(("500", "800", "900"))]
+    assert len(lines) == 3 and all(line.split()[1] == "1" for line in lines)
+    assert "Marginal economics" in format_summary(summary, style="text", max_cells=3)

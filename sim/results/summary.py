@@ -31,10 +31,10 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from splitsim.results.dataset import SPLIT, swept_dims
 from splitsim.model.economics import monthly_discount_factor
 from splitsim.model.scenario import Scenario
 from splitsim.model.scenario_files import ScenarioError, scenario_from_toml, with_value
+from splitsim.results.dataset import SPLIT, swept_dims
 
 # FACTS F3 and F4: the rules of thumb a sweep tests, and the business stage each is for.
 RULES_OF_THUMB = {
@@ -533,8 +533,15 @@ def _cell_scenario(scenario: Scenario, values: dict[str, Any]) -> Scenario | Non
         return None
 
 
-def format_summary(summary: SweepSummary, style: str = "markdown") -> str:
-    """The summary as Markdown tables (``style="markdown"``) or aligned plain text."""
+def format_summary(
+    summary: SweepSummary, style: str = "markdown", max_cells: int | None = None
+) -> str:
+    """The summary as Markdown tables (``style="markdown"``) or aligned plain text.
+
+    With more cells than ``max_cells``, one overview line per cell (its best split, the
+    near-optimal range, the mean metric and P(best)) instead of every cell's tables:
+    ``splitsim sweep`` prints that for big sweeps; summary.md and summary.csv keep all.
+    """
     if style not in ("markdown", "text"):
         raise ValueError(f"style options are ['markdown', 'text'], got: {style!r}")
     markdown = style == "markdown"
@@ -555,6 +562,8 @@ def format_summary(summary: SweepSummary, style: str = "markdown") -> str:
         "P(loss): total horizon profit below 0; CVaR 5 %: mean of the worst 5 % of "
         "replicates; payback: first month from which mean cumulative profit stays >= 0.",
     ]
+    if max_cells is not None and len(summary.cells) > max_cells:
+        return "\n".join(lines + [""] + _overview(summary, markdown)) + "\n"
     for cell in summary.cells:
         lines.append("")
         if cell.cell:
@@ -587,6 +596,39 @@ def format_summary(summary: SweepSummary, style: str = "markdown") -> str:
         for regret in cell.regrets:
             lines.append(f"{bullet}Regret of {regret.rule}: {_regret_text(regret)}")
     return "\n".join(lines) + "\n"
+
+
+def _overview(summary: SweepSummary, markdown: bool) -> list[str]:
+    """One line per cell: swept values, best split, near-optimal range, mean, P(best)."""
+    keys = list(summary.cells[0].cell)
+    headers = [*keys, "best split", "near-optimal", "mean decision metric", "P(best)"]
+    rows = []
+    for cell in summary.cells:
+        row = cell.table.loc[cell.best_split]
+        near = cell.near_optimal
+        rows.append(
+            [str(cell.cell[key]) for key in keys]
+            + [
+                f"{cell.best_split:g}",
+                f"{min(near):g}-{max(near):g}" if near else "-",
+                f"{row['decision_mean']:,.0f}",
+                f"{row['p_best']:.2f}",
+            ]
+        )
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    out = [
+        f"{len(summary.cells)} cells: one line each (every cell's tables are in summary.md "
+        "and summary.csv).",
+        "",
+    ]
+    if markdown:
+        out.append("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
+        out.append("|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|")
+        out += ["| " + " | ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) + " |" for r in rows]
+    else:
+        out.append("  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True)))
+        out += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    return out
 
 
 def _regret_text(regret: RuleRegret) -> str:
