@@ -198,9 +198,7 @@ def main() -> None:
         seeds = ReplicateSeeds(args.seed, 0)
         base = simpy_engine.initial_base(scenario, seeds)
         profiler = cProfile.Profile()
-        profiler.runcall(
-            simpy_engine.simulate, scenario, split, base, ReusableStreams(seeds, MAIN)
-        )
+        profiler.runcall(simpy_engine.simulate, scenario, split, base, ReusableStreams(seeds, MAIN))
         pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
 
 

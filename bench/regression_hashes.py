@@ -23,7 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 HASHES = ROOT / "tests" / "data" / "regression_hashes.json"
 SMALL = ["horizon_months=6", "initial_base.months=4", "budget.monthly=3000.0"]
 CASES = {
-    "baseline_fast": ("scenarios/baseline.toml", SMALL, "fast", ["customers.churn_hazard.rate=[2.7, 5.4]"]),
+    "baseline_fast": (
+        "scenarios/baseline.toml",
+        SMALL,
+        "fast",
+        ["customers.churn_hazard.rate=[2.7, 5.4]"],
+    ),
     "baseline_simpy": ("scenarios/baseline.toml", SMALL, "simpy", []),
     "cdnow_fast_optimal_care": (
         "scenarios/cdnow.toml",
@@ -80,7 +85,9 @@ def main() -> int:
         if recorded[case].get(var) != current.get(case, {}).get(var)
     ]
     for case in CASES:
-        print(f"{case}: {'identical' if not [d for d in differ if d.startswith(case + '.')] else 'DIFFERENT'}")
+        print(
+            f"{case}: {'identical' if not [d for d in differ if d.startswith(case + '.')] else 'DIFFERENT'}"
+        )
     if differ:
         print("different:", ", ".join(sorted(differ)))
         return 1

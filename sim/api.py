@@ -139,9 +139,7 @@ def run_sweep(
     return result
 
 
-def summarize(
-    results: xr.Dataset | str | os.PathLike, objective: str = "mean"
-) -> SweepSummary:
+def summarize(results: xr.Dataset | str | os.PathLike, objective: str = "mean") -> SweepSummary:
     """The summary of a sweep: a Dataset, or a run folder / results file to load.
 
     ``format_summary(summary)`` gives the tables ``splitsim summary`` prints,
@@ -151,9 +149,7 @@ def summarize(
     return _summarize(ds, objective=objective)
 
 
-def plot(
-    results: xr.Dataset | str | os.PathLike, kind: str = "decision", **cell
-) -> Figure:
+def plot(results: xr.Dataset | str | os.PathLike, kind: str = "decision", **cell) -> Figure:
     """One figure of a sweep: ``kind`` is one of :data:`splitsim.plots.files.KINDS`.
 
     Keyword arguments select a cell of a sweep with swept parameters, e.g.

@@ -151,9 +151,7 @@ def test_decision_curve_draws_median_bands_best_split_and_p_best(baseline):
     # the metric's parts and the effective split
     table = baseline.summary.cells[0].table
     np.testing.assert_allclose(line(metric_ax, "npv_mean").get_ydata(), table["npv_mean"])
-    np.testing.assert_allclose(
-        line(metric_ax, "terminal_mean").get_ydata(), table["terminal_mean"]
-    )
+    np.testing.assert_allclose(line(metric_ax, "terminal_mean").get_ydata(), table["terminal_mean"])
     np.testing.assert_allclose(
         line(metric_ax, "npv_mean").get_ydata() + line(metric_ax, "terminal_mean").get_ydata(),
         mean_metric(ds),

@@ -236,7 +236,8 @@ def test_unspent_retention_money_goes_to_acquisition(engine):
     returned = make_scenario(CLOSED_FORM, {**changes, "retention.unspent": "returned"})
     out = simulate_cell(returned, splits, range(3), 313, engine)
     np.testing.assert_allclose(
-        out["acquisition_spend"], (1 - np.asarray(splits))[:, None, None] * budget + 0 * out["alive"]
+        out["acquisition_spend"],
+        (1 - np.asarray(splits))[:, None, None] * budget + 0 * out["alive"],
     )
     assert out["new_paid"][-1].sum() == 0  # split 1: no acquisition money at all
 

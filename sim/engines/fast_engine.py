@@ -298,16 +298,49 @@ def _arrivals(times, source_var, g_traits, month, n, streams, par, people, books
         ist[k, COHORT] = j
         ist[k, SOURCE] = source_var
         rec_i[source_var, j] += 1
-        if not _order(k, t, True, month.first_value, month, g_orders, par, fs, ist,
-                           last_order, alive, rec_i, rec_f, binned, bin_width):
+        if not _order(
+            k,
+            t,
+            True,
+            month.first_value,
+            month,
+            g_orders,
+            par,
+            fs,
+            ist,
+            last_order,
+            alive,
+            rec_i,
+            rec_f,
+            binned,
+            bin_width,
+        ):
             continue  # left after a failed first order: never counted as alive
         fs[k, CLOCK_O] = g_orders.exponential(1.0)
         fs[k, CLOCK_C] = streams.churn.exponential(1.0)
         fs[k, CLOCK_R] = g_ref.exponential(1.0)
         # arrivals refer from the next month on
-        _live_month(k, t, fs[k, LAM] * month.lam_f, fs[k, MU] * month.mu_f, 0.0, month,
-                         g_orders, g_ref, par, fs, ist, last_order, alive, rec_i, rec_f,
-                         ref_times, binned, bin_width, 0)
+        _live_month(
+            k,
+            t,
+            fs[k, LAM] * month.lam_f,
+            fs[k, MU] * month.mu_f,
+            0.0,
+            month,
+            g_orders,
+            g_ref,
+            par,
+            fs,
+            ist,
+            last_order,
+            alive,
+            rec_i,
+            rec_f,
+            ref_times,
+            binned,
+            bin_width,
+            0,
+        )
         if alive[k]:
             books.cohort_count[j + 1] += 1
     return n

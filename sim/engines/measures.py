@@ -44,7 +44,9 @@ def repeat_value(scenario: Scenario, spend_scale: np.ndarray) -> np.ndarray:
     """
     value = scenario.customers.order_value
     mean_spend = (
-        np.full(len(spend_scale), value.mean) if value.model == "lognormal" else value.p / spend_scale
+        np.full(len(spend_scale), value.mean)
+        if value.model == "lognormal"
+        else value.p / spend_scale
     )
     return mean_spend * (1.0 + value.repeat_premium)
 
@@ -75,7 +77,9 @@ def finish_outcome(
     terminal = {}
     for convention in ("no_marketing", "optimal_care"):
         each = np.zeros(len(alive))
-        each[alive] = terminal_values(convention, continuation, *(t[alive] for t in traits), age[alive])
+        each[alive] = terminal_values(
+            convention, continuation, *(t[alive] for t in traits), age[alive]
+        )
         if convention == "optimal_care":
             gone = ~alive
             each[gone] = -dropout_costs(continuation, *(t[gone] for t in traits), age[gone])
@@ -92,7 +96,9 @@ def finish_outcome(
     # value of a new paid customer at its arrival month start: own discounted margin to
     # the horizon plus its terminal value under the scenario's convention
     paid = (customers.source == PAID) & (customers.arrival_month >= 0)
-    arrival_factor = monthly_discount_factor(economics.discount_rate) ** customers.arrival_month[paid]
+    arrival_factor = (
+        monthly_discount_factor(economics.discount_rate) ** customers.arrival_month[paid]
+    )
     new_value = (
         economics.gross_margin * customers.discounted_revenue[paid]
         + per_customer_equity[paid] * end_factor

@@ -142,8 +142,14 @@ def best_spend(
     return float(
         k.spend[
             _best_candidate(
-                purchase_rate, churn_hazard, margin, k.leave_per_order, k.delta,
-                k.spend, k.uplift, k.hazard_factor,
+                purchase_rate,
+                churn_hazard,
+                margin,
+                k.leave_per_order,
+                k.delta,
+                k.spend,
+                k.uplift,
+                k.hazard_factor,
             )  # fmt: skip
         ]
     )
@@ -169,8 +175,7 @@ def _dead_cost_integral(c, delta, rate, hazard_rate, tau):
         return 0.0
     excess = rate - delta  # = lambda' + mu' > 0 here
     return (c / delta) * (
-        -math.expm1(-rate * tau) / rate
-        - (math.exp(-delta * tau) - math.exp(-rate * tau)) / excess
+        -math.expm1(-rate * tau) / rate - (math.exp(-delta * tau) - math.exp(-rate * tau)) / excess
     )
 
 
@@ -193,9 +198,11 @@ def _care_value(lam, mu, margin, age, leave, delta, recency, c, u, h):
     stay = math.exp(-rate * recency)
     within = -math.expm1(-rate * recency) / rate
     gain = margin - leave * dead0  # an order's value before the continuation
-    a = (lam_t * gain - c) * within - mu_t * _dead_cost_integral(
-        c, delta, rate, mu_t, recency
-    ) + stay * lam * gain / rate_u
+    a = (
+        (lam_t * gain - c) * within
+        - mu_t * _dead_cost_integral(c, delta, rate, mu_t, recency)
+        + stay * lam * gain / rate_u
+    )
     b = (1.0 - leave) * (lam_t * within + stay * lam / rate_u)
     w0 = a / (1.0 - b)
     order = gain + (1.0 - leave) * w0
