@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from scipy import integrate
+
 from splitsim.calibration.backtest import (
     DAYS_PER_WEEK,
     BacktestError,

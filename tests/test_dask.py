@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import xarray as xr
 from click.testing import CliRunner
+from sweep_helpers import CHURN_SWEEP, NEW_BUSINESS, TINY, array_hashes, interrupt_after, tiny_plan
+
 from splitsim.cli.main import cli
 from splitsim.results import store as results_io
 from splitsim.results.run_folder import SweepFailed, SweepInterrupted, run_sweep, simulate_sweep
@@ -20,7 +22,6 @@ from splitsim.sweep.executors import (
     InProcessExecutor,
     LocalPoolExecutor,
 )
-from sweep_helpers import CHURN_SWEEP, NEW_BUSINESS, TINY, array_hashes, interrupt_after, tiny_plan
 
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("zarr")

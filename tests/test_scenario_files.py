@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import tomli_w
 from click.testing import CliRunner
+from sweep_helpers import TINY_WARM, array_hashes
+
 from splitsim import __version__
 from splitsim.cli.main import cli
 from splitsim.model.scenario import ChurnHazard, Scenario, conversion_text, rate_conversions
@@ -31,7 +33,6 @@ from splitsim.model.scenario_files import (
 )
 from splitsim.results.run_folder import simulate_sweep
 from splitsim.sweep.plan import plan_sweep
-from sweep_helpers import TINY_WARM, array_hashes
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from sweep_helpers import CHURN_SWEEP, NEW_BUSINESS, TINY
+
 from splitsim.cli.main import cli
 from splitsim.results import store as results_io
-from sweep_helpers import CHURN_SWEEP, NEW_BUSINESS, TINY
 
 TINY_OPTIONS = [arg for item in TINY for arg in ("--set", item)]
 FAST = ["--replicates", "3", "--splits", "0:1:0.2", "--jobs", "1", "--engine", "simpy"]
