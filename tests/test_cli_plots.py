@@ -218,7 +218,7 @@ def test_a_big_sweep_says_where_its_results_are_before_drawing_a_dozen_cells(tmp
     ((drawn_in, cells, printed_before),) = calls
     assert drawn_in == run_dir
     assert printed_before.startswith(f"Results in {run_dir}/ (results.nc, scenario.toml,")
-    assert "Best split:" in printed_before  # the summary came first too
+    assert "cells: one line each" in printed_before  # the summary (an overview) came first too
     assert len(cells) == 12 and cells[0] == {"budget.monthly": 1000}
     tail = result.stdout.splitlines()[-2:]
     assert tail[0] == f"Plots in {run_dir}/plots/ (1 files)"
