@@ -524,7 +524,7 @@ def _effective_split_axis(ax: Axes, x: np.ndarray, effective: np.ndarray | None)
         return
     twin = ax.twinx()
     (line,) = twin.plot(
-        x, effective, color=REFERENCE_COLOR, lw=1.2, linestyle=(0, (5, 2, 1, 2)),
+        x, effective, color=OKABE_ITO["orange"], lw=1.6, linestyle="-", marker=".",
         label="effective split (right axis)",
         gid="effective_split",
     )  # fmt: skip
@@ -541,7 +541,7 @@ def _ghost(line):
 
     return Line2D(
         [], [], color=line.get_color(), lw=line.get_linewidth(), linestyle=line.get_linestyle(),
-        label=line.get_label(),
+        marker=line.get_marker(), label=line.get_label(),
     )  # fmt: skip
 
 
