@@ -519,6 +519,7 @@ def test_paid_customers_traits_do_not_depend_on_the_split(engine):
             np.testing.assert_allclose(out["customer_equity"][i, j], expected, rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_coupling_rules_match_closed_forms(engine):
     """Referrals, organic arrivals, the finite market and the calendar in month 0.
 

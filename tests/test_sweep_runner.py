@@ -251,6 +251,7 @@ SWEEP_OPTIONS = ["--splits", "0,1", "--replicates", "20", "--seed", "7", "--engi
 SWEEP_OPTIONS += [arg for item in TINY for arg in ("--set", item)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal_number, exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signalled_sweep_stops_cleanly_and_says_how_to_resume(tmp_path, signal_number, exit_code):
     returncode, stderr, run_dir = signalled_sweep(tmp_path, signal_number)
@@ -262,6 +263,7 @@ def test_a_signalled_sweep_stops_cleanly_and_says_how_to_resume(tmp_path, signal
     assert len(results_io.ChunkStore(run_dir).keys()) >= 2
 
 
+@pytest.mark.slow
 def test_a_terminated_sweep_resumes_to_the_same_dataset_as_an_uninterrupted_one(tmp_path):
     returncode, stderr, run_dir = signalled_sweep(tmp_path, signal.SIGTERM)
     assert returncode == 143, stderr
