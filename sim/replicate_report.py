@@ -13,6 +13,7 @@ import numpy as np
 
 from splitsim.engines.base import simulate_cell
 from splitsim.model.scenario import Scenario
+from splitsim.sweep.plan import check_split
 
 # (label, outcome variable) of the totals under the table; all in the scenario's currency.
 TOTALS = (
@@ -45,9 +46,11 @@ def simulate_replicate_outcome(
 
     Raises
     ------
+    PlanError : a split that is not a share in [0, 1] (NaN, infinite, text).
     ValueError : an unknown engine.
     ImportError : the engine's compiled dependency is missing.
     """
+    split = check_split(split, "split")
     cell = simulate_cell(scenario, [split], [replicate], root_seed, engine)
     return {name: values[0, 0] for name, values in cell.items()}
 

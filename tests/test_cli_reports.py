@@ -259,3 +259,15 @@ def test_facts_report_says_how_it_was_measured_and_what_is_not():
     )
     assert lines[-2:] == ["not measured here:", "  F2: not represented in the model"]
     assert text.endswith("\n")
+
+
+def test_one_replicate_refuses_a_split_that_is_not_a_share():
+    """The library refuses NaN or 1.5 itself, not only the command line's option type."""
+    from splitsim.model.scenario_files import load_scenario
+    from splitsim.replicate_report import simulate_replicate_outcome
+    from splitsim.sweep.plan import PlanError
+
+    scenario = load_scenario("scenarios/new_business.toml", ["horizon_months=2"])
+    for bad in (float("nan"), 1.5, float("inf")):
+        with pytest.raises(PlanError, match="split"):
+            simulate_replicate_outcome(scenario, bad, 0, 1, "fast")
