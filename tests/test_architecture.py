@@ -141,3 +141,13 @@ def test_the_wheel_holds_only_the_splitsim_package(tmp_path):
     assert {top for top in tops if not top.endswith(".dist-info")} == {"splitsim"}
     names = zipfile.ZipFile(wheel).namelist()
     assert "splitsim/cli/main.py" in names and "splitsim/engines/kernels.py" in names
+
+
+def test_the_package_root_exposes_exactly_the_api():
+    """`splitsim.<name>` (lazy) and `splitsim.api.__all__` list the same functions."""
+    import splitsim
+    from splitsim import api
+
+    assert sorted(splitsim._API) == sorted(api.__all__)
+    for name in api.__all__:
+        assert getattr(splitsim, name) is getattr(api, name)
