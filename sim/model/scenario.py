@@ -16,6 +16,8 @@ from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from splitsim.model.distributions import UncertainParameter
+
 # Plausibility caps: beyond them a replicate would not fit in memory or never finish.
 MAX_CUSTOMERS_PER_MONTH = 1.0e6
 MAX_RATE_PER_MONTH = 1000.0
@@ -39,6 +41,8 @@ MAX_GAMMA_SHAPE = 1.0e6
 # key: longer lists are refused before their items are validated one by one.
 MAX_SPLITS = 1001
 MAX_SWEEP_VALUES = 1000
+# Keys of an [uncertain] table: a scenario has about 40 real-valued keys in all.
+MAX_UNCERTAIN_KEYS = 100
 # Characters of a scenario name (used for run folders, cut to 64) and description.
 MAX_NAME_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 2000
@@ -647,6 +651,13 @@ class Scenario(Strict):
     ] = Field(
         {},
         description="Extra swept parameters: dotted key -> list of values (at most 1000).",
+    )
+    uncertain: Annotated[dict[str, UncertainParameter], Field(max_length=MAX_UNCERTAIN_KEYS)] = (
+        Field(
+            {},
+            description="Uncertain values: dotted key -> distribution, drawn per replicate in "
+            "sweeps (see splitsim.model.uncertainty).",
+        )
     )
 
     @field_validator("name")
