@@ -14,7 +14,8 @@ the indices of keys with different units comparable.
 - Sobol' (variance-based, Saltelli 2002; Saltelli et al. 2010): the Saltelli scheme on a
   scrambled Sobol' sequence of ``samples`` base points (a power of 2), without
   second-order indices (they would cost samples x (2k + 2) points instead of
-  samples x (k + 2)). Probabilities are kept inside [1e-9, 1 - 1e-9].
+  samples x (k + 2)). Probabilities are kept inside [U_MIN, U_MAX] (1/2**53 from either
+  end), the range every ``[uncertain]`` distribution is checked on when it is read.
 
 The design's seed derives from the run's root seed, so one root seed gives one design.
 No I/O, no simulation here.
@@ -28,10 +29,11 @@ import numpy as np
 from SALib.sample import morris as morris_sampler
 from SALib.sample import sobol as sobol_sampler
 
+from splitsim.model.uncertainty import U_MAX, U_MIN
+
 METHODS = ("morris", "sobol")
 DEFAULT_SAMPLES = {"morris": 10, "sobol": 64}
 MORRIS_LEVELS = 4
-UNIT_MARGIN = 1e-9  # Sobol' probabilities are kept in [margin, 1 - margin]
 # Mixed into the root seed, so that the design's random stream is not a replicate's.
 DESIGN_STREAM = 0x5E1517
 
@@ -141,6 +143,6 @@ def sample_unit(method: str, keys: tuple[str, ...], samples: int, root_seed: int
         unit = sobol_sampler.sample(
             result.problem(), samples, calc_second_order=False, scramble=True, seed=seed
         )
-        unit = np.clip(unit, UNIT_MARGIN, 1.0 - UNIT_MARGIN)
+        unit = np.clip(unit, U_MIN, U_MAX)
     unit = np.ascontiguousarray(unit, dtype=np.float64)
     return UnitSample(method, keys, unit, samples, result.levels, seed)

@@ -32,6 +32,7 @@ from splitsim.model.scenario_files import (
     validate,
     with_value,
 )
+from splitsim.model.uncertainty import fixed_scenario
 
 MAX_SEED = 2**63 - 1  # the root seed is stored as a 64-bit integer attribute
 SPLITS_SOURCE, SWEEP_SOURCE = "--splits", "--sweep"
@@ -209,8 +210,12 @@ class SweepPlan:
 
 
 def point_scenario(scenario: Scenario, values: Mapping[str, Any]) -> Scenario:
-    """The scenario of a design's point: its keys set, validated, no [uncertain] table left."""
-    return with_value(scenario, values)
+    """The scenario of a design's point: its keys set, validated, no [uncertain] table left.
+
+    A point fixes the assumptions: its replicates draw nothing (see
+    :func:`splitsim.model.uncertainty.fixed_scenario`).
+    """
+    return fixed_scenario(scenario, values)
 
 
 def plan_points(plan: SweepPlan, design: PointDesign) -> SweepPlan:
