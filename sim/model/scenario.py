@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from splitsim.model.distributions import UncertainParameter
+
 # Plausibility caps: beyond them a replicate would not fit in memory or never finish.
 MAX_CUSTOMERS_PER_MONTH = 1.0e6
 MAX_RATE_PER_MONTH = 1000.0
@@ -46,9 +48,13 @@ MAX_GAMMA_SHAPE = 1.0e6
 # key: longer lists are refused before their items are validated one by one.
 MAX_SPLITS = 1001
 MAX_SWEEP_VALUES = 1000
+# Keys of an [uncertain] table: a scenario has about 40 real-valued keys in all.
+MAX_UNCERTAIN_KEYS = 100
 # Characters of a scenario name (used for run folders, cut to 64) and description.
 MAX_NAME_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 2000
+# Characters of the currency label ("EUR", "$", "CHF"): a label, not a sentence.
+MAX_CURRENCY_LENGTH = 12
 
 
 @dataclass(frozen=True)
@@ -799,6 +805,13 @@ class Scenario(Strict):
         max_length=MAX_DESCRIPTION_LENGTH,
         description="One line on what the scenario represents (printable).",
     )
+    currency: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_CURRENCY_LENGTH,
+        description="Label of the currency money is in, e.g. 'EUR' or '$', shown beside "
+        "amounts in reports (text; default: none, plain numbers).",
+    )
     horizon_months: int = Field(36, ge=1, le=600, description="Simulated horizon H (months).")
     start_month: int = Field(1, ge=1, le=12, description="Calendar month of month 0 (1..12).")
     budget: Budget
@@ -814,6 +827,13 @@ class Scenario(Strict):
     ] = Field(
         {},
         description="Extra swept parameters: dotted key -> list of values (at most 1000).",
+    )
+    uncertain: Annotated[dict[str, UncertainParameter], Field(max_length=MAX_UNCERTAIN_KEYS)] = (
+        Field(
+            {},
+            description="Uncertain values: dotted key -> distribution, drawn per replicate in "
+            "sweeps (see splitsim.model.uncertainty).",
+        )
     )
 
     @model_validator(mode="after")
@@ -838,6 +858,13 @@ class Scenario(Strict):
     @classmethod
     def _printable_description(cls, value: str) -> str:
         return check_text(value, "description")
+
+    @field_validator("currency")
+    @classmethod
+    def _printable_currency(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("currency must not be only whitespace; leave it out for none")
+        return value if value is None else check_text(value, "currency")
 
     @field_validator("sweep")
     @classmethod
