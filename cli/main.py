@@ -18,6 +18,7 @@ from splitsim.cli.calibrate import calibrate_command
 from splitsim.cli.crash import internal_error_message
 from splitsim.cli.options import RUN_DIR_META, scenario_argument, scenario_errors, set_option
 from splitsim.cli.plot import compare, plot
+from splitsim.cli.report import report
 from splitsim.cli.run import facts, run
 from splitsim.cli.sweep import summary, sweep
 from splitsim.model.scenario import rate_conversions
@@ -92,5 +93,15 @@ def validate(scenario_file, overrides):
     click.echo(scenario_toml(scenario), nl=False)
 
 
-for command in (sweep, summary, run, facts, calibrate_command, backtest_command, plot, compare):
+for command in (
+    sweep,
+    summary,
+    run,
+    facts,
+    calibrate_command,
+    backtest_command,
+    plot,
+    compare,
+    report,
+):
     cli.add_command(command)

@@ -1,9 +1,9 @@
 """The house's shape: imports flow one way through the pipeline's stages, with no cycles.
 
 Stages, lowest first: model -> engines -> sweep -> results -> plots -> calibration ->
-the API and facts -> cli. A module may import its own stage and the stages below it,
-never one above (an import running back up is a design question: move the shared thing
-down). Function-level imports count too. And the distribution installs one import
+the API, facts and the HTML report -> cli. A module may import its own stage and the
+stages below it, never one above (an import running back up is a design question: move
+the shared thing down). Function-level imports count too. And the distribution installs one import
 package, ``splitsim``, nothing named ``sim`` or ``cli``.
 """
 
@@ -28,6 +28,7 @@ STAGES = {
     "calibration": 5,
     "facts": 6,
     "facts_report": 6,
+    "report": 6,
     "replicate_report": 6,
     "api": 6,
     "cli": 7,
@@ -141,6 +142,8 @@ def test_the_wheel_holds_only_the_splitsim_package(tmp_path):
     assert {top for top in tops if not top.endswith(".dist-info")} == {"splitsim"}
     names = zipfile.ZipFile(wheel).namelist()
     assert "splitsim/cli/main.py" in names and "splitsim/engines/kernels.py" in names
+    assert "splitsim/report/templates/run.html.j2" in names  # the report's templates ship
+    assert "splitsim/report/templates/style.css" in names
 
 
 def test_the_package_root_exposes_exactly_the_api():
