@@ -18,6 +18,7 @@ import base64
 import csv
 import io
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -610,6 +611,21 @@ def compare_report(
     )
 
 
+BACKTEST_COLUMNS = (
+    "period",
+    "first_week",
+    "last_week",
+    "actual",
+    "simulated_median",
+    "simulated_p05",
+    "simulated_p95",
+    "simulated_mean",
+    "simulated_mean_se",
+    "analytic",
+    "actual_vs_analytic",
+)
+
+
 # -- a backtest ------------------------------------------------------------------------------------
 @dataclass
 class BacktestReport:
@@ -634,11 +650,39 @@ def backtest_report(
     details_markdown : its summary.md (provenance, fit, table), shown as text.
     tracking_png : its plots/tracking.png, or None if it is missing.
     """
-    lines = list(csv.reader(io.StringIO(period_csv)))
-    if not lines or len(lines[0]) < 2:
-        raise ValueError("summary.csv holds no period table")
-    header, body = lines[0], lines[1:]
-    rows = [Row([_csv_cell(value) for value in line]) for line in body]
+    records = list(csv.DictReader(io.StringIO(period_csv)))
+    if not records or set(BACKTEST_COLUMNS) - set(records[0]):
+        raise ValueError(
+            f"summary.csv is not a backtest's period table (columns {', '.join(BACKTEST_COLUMNS)})"
+        )
+    header = [
+        "period",
+        "weeks",
+        "actual",
+        "simulated median",
+        "simulated 90 % interval",
+        "simulated mean (SE)",
+        "Pareto/NBD expected",
+        "actual vs expected",
+    ]
+    rows = []
+    for r in records:
+        number = {key: float(r[key]) for key in BACKTEST_COLUMNS if key != "period"}
+        rows.append(
+            Row(
+                [
+                    r["period"],
+                    f"{number['first_week']:.0f}-{number['last_week']:.0f}",
+                    f"{number['actual']:,.0f}",
+                    f"{number['simulated_median']:,.0f}",
+                    f"{number['simulated_p05']:,.0f} to {number['simulated_p95']:,.0f}",
+                    f"{number['simulated_mean']:,.1f} ({number['simulated_mean_se']:,.1f})",
+                    f"{number['analytic']:,.1f}",
+                    f"{100 * number['actual_vs_analytic']:+.1f} %",
+                ]
+            )
+        )
+    details = re.sub(r"\n## Repeat transactions.*?(?=\n## |\Z)", "\n", details_markdown, flags=re.S)
     figure = None
     if tracking_png is not None:
         figure = embed_png(
@@ -650,18 +694,8 @@ def backtest_report(
         )
     return BacktestReport(
         title=f"Backtest: {name}",
-        header=[h.replace("_", " ") for h in header],
+        header=header,
         rows=rows,
         figure=figure,
-        details=details_markdown,
+        details=details.strip() + "\n",
     )
-
-
-def _csv_cell(value: str) -> str:
-    try:
-        number = float(value)
-    except ValueError:
-        return value
-    if not math.isfinite(number):
-        return value
-    return f"{number:,.0f}" if abs(number) >= 100 else f"{number:.3g}"
