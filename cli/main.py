@@ -16,10 +16,12 @@ from splitsim import __version__
 from splitsim.cli.backtest import backtest_command
 from splitsim.cli.calibrate import calibrate_command
 from splitsim.cli.crash import internal_error_message
+from splitsim.cli.optimize import optimize_command
 from splitsim.cli.options import RUN_DIR_META, scenario_argument, scenario_errors, set_option
 from splitsim.cli.plot import compare, plot
 from splitsim.cli.report import report
 from splitsim.cli.run import facts, run
+from splitsim.cli.sensitivity import sensitivity
 from splitsim.cli.sweep import summary, sweep
 from splitsim.model.scenario import rate_conversions
 from splitsim.model.scenario_files import load_scenario, scenario_toml
@@ -95,6 +97,7 @@ def validate(scenario_file, overrides):
 
 for command in (
     sweep,
+    optimize_command,
     summary,
     run,
     facts,
@@ -105,3 +108,4 @@ for command in (
     report,
 ):
     cli.add_command(command)
+cli.add_command(sensitivity)

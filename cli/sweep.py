@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
 from splitsim.cli.crash import one_line, write_error_log
 from splitsim.cli.options import (
     InvalidInput,
+    ProgressBar,
     check_results_root,
     command_line,
     engine_option,
@@ -30,6 +29,7 @@ from splitsim.engines.base import SWEEP_DEFAULT_ENGINE
 from splitsim.model.scenario_files import load_scenario, source_files
 from splitsim.plots.files import PLOTS_DIR, cells_to_draw, write_plots
 from splitsim.report.render import write_run_report
+from splitsim.results.dataset import adaptive_refusal, stopped_early
 from splitsim.results.run_folder import (
     DEFAULT_RESULTS_ROOT,
     ResumeRefused,
@@ -74,34 +74,6 @@ Examples:
   splitsim summary results/baseline-* --objective cvar5 --format markdown
   splitsim summary results/baseline-*/results.nc --format csv
 """
-
-
-class ProgressBar:
-    """A tqdm bar on a terminal (rate and ETA); silent when quiet, piped or in CI."""
-
-    def __init__(self, quiet: bool, description: str):
-        self.enabled = not quiet and sys.stderr.isatty() and not os.environ.get("CI")
-        self.description = description
-        self.bar: tqdm | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            self.bar = tqdm(
-                total=total,
-                initial=done,
-                unit="replicate",
-                desc=self.description,
-                file=sys.stderr,
-                dynamic_ncols=True,
-            )
-        else:
-            self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 @click.command(
@@ -336,6 +308,8 @@ def summary(run_dir, style, objective):
         dataset = load_results(run_dir)
     except (RunFolderError, ProvenanceError) as err:
         raise InvalidInput(str(err)) from None
+    if stopped_early(dataset):
+        raise InvalidInput(adaptive_refusal(run_dir, "the sweep summary"))
     result = summarize(dataset, objective=objective)
     if style == "csv":
         click.echo(result.frame().to_csv(index=False), nl=False)

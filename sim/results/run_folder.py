@@ -96,7 +96,8 @@ class SweepTooLarge(ValueError):
 
 def resume_command(run_dir: Path) -> str:
     """The command that finishes (or redoes) the sweep of ``run_dir``."""
-    return f"splitsim sweep {Path(run_dir) / store.SCENARIO_FILE} --resume {run_dir}"
+    command = "sensitivity" if (Path(run_dir) / store.DESIGN_FILE).is_file() else "sweep"
+    return f"splitsim {command} {Path(run_dir) / store.SCENARIO_FILE} --resume {run_dir}"
 
 
 class SweepInterrupted(Exception):
@@ -197,6 +198,8 @@ class RunFolder:
             store.write_run_text(path, store.SCENARIO_FILE, plan.scenario_toml)
             if sources is not None:
                 store.write_scenario_sources(path, sources.files, sources.overrides)
+            if plan.design is not None:
+                store.write_run_text(path, store.DESIGN_FILE, plan.design.text())
             tasks = chunk_tasks(plan, block_size)
             folder.chunks.write_manifest(_manifest(plan, block_size, len(tasks), store_format))
             if store_format == "zarr":
@@ -547,6 +550,12 @@ def check_resumable(plan: SweepPlan, run_dir: Path, chunk_store) -> dict:
             f"{plan.scenario_hash[:12]}); the folder was changed by hand: start the sweep again"
         )
     expected = _manifest(plan, manifest.get("block_size"), None, None)
+    if manifest.get("design_digest") != expected["design_digest"]:
+        raise ResumeRefused(
+            f"cannot resume {run_dir}: it was started with another point design (other "
+            "keys, method, sample size or seed); resume with the run's own scenario and "
+            f"no other options: {resume_command(run_dir)}"
+        )
     for name in ("format", "versions"):
         if manifest.get(name) != expected[name]:
             raise ResumeRefused(
@@ -609,6 +618,7 @@ def _manifest(plan: SweepPlan, block_size, chunks, store_format) -> dict:
         "format": MANIFEST_FORMAT,
         "store": store_format,
         "scenario_hash": plan.scenario_hash,
+        "design_digest": plan.design.digest if plan.design is not None else None,
         "block_size": block_size,
         "chunks": chunks,
         "versions": {"splitsim": __version__, "numpy": np.__version__},
