@@ -27,12 +27,14 @@ from splitsim.cli.options import (
     set_option,
 )
 from splitsim.engines.base import SWEEP_DEFAULT_ENGINE
-from splitsim.model.scenario_files import load_scenario
+from splitsim.model.scenario_files import load_scenario, source_files
 from splitsim.plots.files import PLOTS_DIR, cells_to_draw, write_plots
+from splitsim.report.render import write_run_report
 from splitsim.results.dataset import adaptive_refusal, stopped_early
 from splitsim.results.run_folder import (
     DEFAULT_RESULTS_ROOT,
     ResumeRefused,
+    ScenarioSources,
     SweepFailed,
     SweepInterrupted,
     SweepResult,
@@ -40,6 +42,7 @@ from splitsim.results.run_folder import (
     run_sweep,
 )
 from splitsim.results.store import (
+    REPORT_FILE,
     RESULTS_FILE,
     RESULTS_ZARR,
     STORE_FORMATS,
@@ -79,7 +82,8 @@ Examples:
     help="Sweep the split of the budget (and any swept parameter) over R replicates; "
     "write the dataset, the resolved scenario and a summary to a new run folder under "
     "--out (results/<scenario>-<timestamp>), print its path and the summary, then draw "
-    "the plots into it. Ctrl-C stops cleanly and says how to --resume.\n" + SWEEP_EXAMPLES
+    "the plots and the one-page HTML report (report.html) into it. Ctrl-C stops cleanly "
+    "and says how to --resume.\n" + SWEEP_EXAMPLES
 )
 @scenario_argument
 @click.option(
@@ -131,6 +135,12 @@ Examples:
 )
 @objective_option
 @fixed_parameters_option
+@click.option(
+    "--no-report",
+    is_flag=True,
+    help=f"Do not write RUN_DIR/{REPORT_FILE}, the one-page HTML report (splitsim report "
+    "writes it later).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @scenario_errors
 def sweep(
@@ -148,9 +158,11 @@ def sweep(
     resume,
     objective,
     fixed_parameters,
+    no_report,
     quiet,
 ):
     scenario = load_scenario(scenario_file, overrides)
+    sources = None if resume else ScenarioSources(source_files(scenario_file), tuple(overrides))
     if dask is not None and jobs is not None:
         raise click.UsageError("--jobs and --dask exclude each other (Dask has its workers)")
     if out is None and resume is None:
@@ -188,6 +200,7 @@ def sweep(
             command_line=command_line(click.get_current_context()),
             store_format=store_format,
             objective=objective,
+            sources=sources,
         )
     except (PlanError, RunFolderError, ResumeRefused, MissingExtra, SweepTooLarge) as err:
         raise InvalidInput(str(err)) from None
@@ -214,7 +227,15 @@ def sweep(
     stored = RESULTS_ZARR if (result.run_dir / RESULTS_ZARR).is_dir() else RESULTS_FILE
     click.echo(f"Results in {result.run_dir}/ ({stored}, scenario.toml, summary.csv, summary.md)")
     click.echo(format_summary(result.summary, style="text", max_cells=MAX_PRINTED_CELLS), nl=False)
-    _draw_plots(result)
+    plots_failed = False
+    try:
+        _draw_plots(result)
+    except click.exceptions.Exit as stop:
+        if stop.exit_code != 1:
+            raise
+        plots_failed = True  # said so; the report does not need the plot files
+    if not no_report and not _write_report(result) or plots_failed:
+        raise click.exceptions.Exit(1)
 
 
 def _connect(executor: DaskExecutor) -> None:
@@ -249,6 +270,32 @@ def _draw_plots(result: SweepResult) -> None:
     click.echo(f"Plots in {run_dir / PLOTS_DIR}/ ({len(written)} files)")
     if selection.skipped:
         click.echo(selection.not_drawn_note(run_dir))
+
+
+def _write_report(result: SweepResult) -> bool:
+    """Write RUN_DIR/report.html; a failure keeps the results and says how to retry."""
+    run_dir = result.run_dir
+    again = f"splitsim report {shlex.quote(str(run_dir))}"
+    try:
+        path = write_run_report(run_dir, dataset=result.dataset, summary=result.summary)
+    except KeyboardInterrupt:
+        click.echo(
+            f"\nresults are in {run_dir}/; writing the report was interrupted; write it "
+            f"with: {again}",
+            err=True,
+        )
+        raise click.exceptions.Exit(130) from None
+    except Exception as err:
+        log = write_error_log(err, sys.argv, run_dir)
+        traceback_note = f" (the full traceback is in {log})" if log else ""
+        click.echo(
+            f"\nresults are in {run_dir}/; writing the report failed: {one_line(err)}; write "
+            f"it again with: {again}{traceback_note}",
+            err=True,
+        )
+        return False
+    click.echo(f"Report in {path}")
+    return True
 
 
 @click.command(
