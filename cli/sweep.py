@@ -15,6 +15,7 @@ from splitsim.cli.options import (
     check_results_root,
     command_line,
     engine_option,
+    fixed_parameters_option,
     jobs_option,
     objective_option,
     record_run_dir,
@@ -58,6 +59,7 @@ Examples:
   splitsim sweep scenarios/baseline.toml --splits 0:1:0.1 --replicates 200 --jobs 4
   splitsim sweep scenarios/baseline.toml --sweep "customers.churn_hazard.rate=[1.35, 5.4]"
   splitsim sweep scenarios/churn_sweep.toml --replicates 100
+  splitsim sweep scenarios/baseline_uncertain.toml --replicates 200 --fixed-parameters
   splitsim sweep scenarios/baseline.toml --dask local:4 --store zarr
   splitsim sweep scenarios/baseline.toml --dask tcp://scheduler:8786 --store zarr
   splitsim sweep results/baseline-*/scenario.toml --resume results/baseline-*
@@ -127,6 +129,7 @@ Examples:
     "RUN_DIR/scenario.toml has them all).",
 )
 @objective_option
+@fixed_parameters_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @scenario_errors
 def sweep(
@@ -143,6 +146,7 @@ def sweep(
     out,
     resume,
     objective,
+    fixed_parameters,
     quiet,
 ):
     scenario = load_scenario(scenario_file, overrides)
@@ -161,7 +165,13 @@ def sweep(
     bar = ProgressBar(quiet, scenario.name)
     try:
         plan = plan_sweep(
-            scenario, splits=splits, replicates=replicates, seed=seed, engine=engine, sweeps=sweeps
+            scenario,
+            splits=splits,
+            replicates=replicates,
+            seed=seed,
+            engine=engine,
+            sweeps=sweeps,
+            fixed_parameters=fixed_parameters,
         )
         if resume is not None and out is not None and not _inside(resume, out):
             raise PlanError(f"--resume {resume!r} is not a folder of --out {out!r}")

@@ -34,7 +34,7 @@ from scipy import stats
 from splitsim.model.economics import monthly_discount_factor
 from splitsim.model.scenario import Scenario
 from splitsim.model.scenario_files import ScenarioError, scenario_from_toml, with_value
-from splitsim.results.dataset import SPLIT, swept_dims
+from splitsim.results.dataset import DESIGN_ATTR, SPLIT, swept_dims
 
 # FACTS F3 and F4: the rules of thumb a sweep tests, and the business stage each is for.
 RULES_OF_THUMB = {
@@ -142,6 +142,7 @@ class SweepSummary:
     cells: list[CellSummary]
     objective: str = "mean"
     terminal_value: str = "no_marketing"
+    uncertain_keys: tuple[str, ...] = ()  # keys each replicate drew (input uncertainty)
 
     def frame(self) -> pd.DataFrame:
         """One row per cell and split (swept values as leading columns), for CSV."""
@@ -183,6 +184,19 @@ def summarize(ds: xr.Dataset, objective: str = "mean") -> SweepSummary:
         cells=cells,
         objective=objective,
         terminal_value=scenario.economics.terminal_value,
+        # a design's points fix the uncertain keys: its replicates drew nothing
+        uncertain_keys=() if DESIGN_ATTR in ds.attrs else tuple(scenario.uncertain),
+    )
+
+
+def input_uncertainty_note(keys: tuple[str, ...]) -> str:
+    """The summary's sentence on parameter uncertainty (a sweep with an [uncertain] table)."""
+    return (
+        f"Input uncertainty over {len(keys)} keys ({', '.join(keys)}): each replicate drew "
+        "its own values of them (the same at every split), so P(best), regret, the "
+        "near-optimal range and the bands include input uncertainty as well as simulation "
+        "noise; the marginal economics use the scenario's nominal values; "
+        "--fixed-parameters runs without the draws."
     )
 
 
@@ -562,6 +576,8 @@ def format_summary(
         "P(loss): total horizon profit below 0; CVaR 5 %: mean of the worst 5 % of "
         "replicates; payback: first month from which mean cumulative profit stays >= 0.",
     ]
+    if summary.uncertain_keys:
+        lines.append(input_uncertainty_note(summary.uncertain_keys))
     if max_cells is not None and len(summary.cells) > max_cells:
         return "\n".join(lines + [""] + _overview(summary, markdown)) + "\n"
     for cell in summary.cells:
