@@ -16,6 +16,7 @@ from splitsim import __version__
 from splitsim.cli.backtest import backtest_command
 from splitsim.cli.calibrate import calibrate_command
 from splitsim.cli.crash import internal_error_message
+from splitsim.cli.optimize import optimize_command
 from splitsim.cli.options import RUN_DIR_META, scenario_argument, scenario_errors, set_option
 from splitsim.cli.plot import compare, plot
 from splitsim.cli.run import facts, run
@@ -93,6 +94,16 @@ def validate(scenario_file, overrides):
     click.echo(scenario_toml(scenario), nl=False)
 
 
-for command in (sweep, summary, run, facts, calibrate_command, backtest_command, plot, compare):
+for command in (
+    sweep,
+    optimize_command,
+    summary,
+    run,
+    facts,
+    calibrate_command,
+    backtest_command,
+    plot,
+    compare,
+):
     cli.add_command(command)
 cli.add_command(sensitivity)

@@ -23,7 +23,7 @@ from splitsim.plots.files import (
     save_figure,
     write_plots,
 )
-from splitsim.results.dataset import swept_dims
+from splitsim.results.dataset import adaptive_refusal, stopped_early, swept_dims
 from splitsim.results.store import (
     ProvenanceError,
     RunFolderError,
@@ -155,6 +155,9 @@ def compare(run_dirs, out, fmt):
 def _load_run(run_dir: str) -> tuple[Path, xr.Dataset]:
     try:
         folder = open_run_folder(run_dir)
-        return folder, load_results(folder)
+        dataset = load_results(folder)
     except (RunFolderError, ProvenanceError) as err:
         raise InvalidInput(str(err)) from None
+    if stopped_early(dataset):
+        raise InvalidInput(adaptive_refusal(run_dir, "drawing a sweep's plots"))
+    return folder, dataset

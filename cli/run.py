@@ -20,6 +20,7 @@ from splitsim.engines.base import resolve_engine
 from splitsim.facts import measure_facts
 from splitsim.facts_report import facts_report
 from splitsim.model.scenario_files import load_scenario
+from splitsim.model.strategy import strategy_split
 from splitsim.model.uncertainty import fixed_scenario
 from splitsim.replicate_report import (
     drawn_values,
@@ -52,7 +53,8 @@ Examples:
     "--split",
     type=Share(),
     default=None,
-    help="Retention share of the budget, 0..1 (default: strategy.retention_share).",
+    help="Retention share of the budget, 0..1 (default: strategy.retention_share); for "
+    "strategy.kind = 'constant' only, the other kinds set the share each month.",
 )
 @seed_option(help="Root seed (default: the scenario's run.seed).")
 @click.option(
@@ -70,7 +72,10 @@ def run(scenario_file, split, seed, replicate, engine, overrides, fixed_paramete
     scenario = load_scenario(scenario_file, overrides)
     if fixed_parameters:
         scenario = fixed_scenario(scenario, {})
-    split = scenario.strategy.retention_share if split is None else split
+    try:
+        split = strategy_split(scenario, split)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--split") from None
     seed = scenario.run.seed if seed is None else seed
     engine = resolve_engine(engine, scenario, "simpy")
     try:
@@ -85,6 +90,7 @@ def run(scenario_file, split, seed, replicate, engine, overrides, fixed_paramete
         replicate=replicate,
         engine=engine,
         drawn=drawn_values(scenario, replicate, seed),
+        strategy=scenario.strategy.kind,
     )
     click.echo(report, nl=False)
 
@@ -103,7 +109,7 @@ def run(scenario_file, split, seed, replicate, engine, overrides, fixed_paramete
 def facts(scenario_file, replicates, seed, overrides):
     scenario = load_scenario(scenario_file, overrides)
     seed = scenario.run.seed if seed is None else seed
-    split = scenario.strategy.retention_share
+    split = strategy_split(scenario)
     with click.progressbar(
         range(replicates), label="replicates", file=sys.stderr, show_pos=True
     ) as bar:

@@ -29,6 +29,7 @@ from splitsim.cli.options import (
 from splitsim.engines.base import SWEEP_DEFAULT_ENGINE
 from splitsim.model.scenario_files import load_scenario
 from splitsim.plots.files import PLOTS_DIR, cells_to_draw, write_plots
+from splitsim.results.dataset import adaptive_refusal, stopped_early
 from splitsim.results.run_folder import (
     DEFAULT_RESULTS_ROOT,
     ResumeRefused,
@@ -270,6 +271,8 @@ def summary(run_dir, style, objective):
         dataset = load_results(run_dir)
     except (RunFolderError, ProvenanceError) as err:
         raise InvalidInput(str(err)) from None
+    if stopped_early(dataset):
+        raise InvalidInput(adaptive_refusal(run_dir, "the sweep summary"))
     result = summarize(dataset, objective=objective)
     if style == "csv":
         click.echo(result.frame().to_csv(index=False), nl=False)

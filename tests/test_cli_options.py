@@ -34,7 +34,7 @@ def params_named(name: str) -> dict[str, click.Parameter]:
 
 def test_seed_replicates_and_engine_have_one_range_in_every_command():
     seeds = params_named("seed")
-    assert set(seeds) == {"run", "facts", "sweep", "backtest", "sensitivity"}
+    assert set(seeds) == {"run", "facts", "sweep", "backtest", "sensitivity", "optimize"}
     for param in seeds.values():
         assert isinstance(param.type, click.IntRange)
         assert (param.type.min, param.type.max) == (0, MAX_SEED) == (0, 2**63 - 1)
@@ -43,7 +43,7 @@ def test_seed_replicates_and_engine_have_one_range_in_every_command():
     for param in replicates.values():
         assert (param.type.min, param.type.max) == (1, None)
     engines = params_named("engine")
-    assert set(engines) == {"run", "sweep", "backtest", "sensitivity"}
+    assert set(engines) == {"run", "sweep", "backtest", "sensitivity", "optimize"}
     for param in engines.values():
         assert tuple(param.type.choices) == ENGINES
 

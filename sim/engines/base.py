@@ -21,6 +21,7 @@ import numpy as np
 
 from splitsim.model.outcome import VARIABLES, CohortReplay, Outcome
 from splitsim.model.scenario import Scenario
+from splitsim.model.strategy import strategy_split
 from splitsim.model.streams import MAIN, ReplicateSeeds, ReusableStreams
 from splitsim.model.uncertainty import replicate_scenarios
 
@@ -115,7 +116,7 @@ def replay_cohort(
     Returns the usual arrays with dims (replicate, ...) and the repeat orders per
     reporting bin, dims (replicate, bin).
     """
-    share = scenario.strategy.retention_share if retention_share is None else retention_share
+    share = strategy_split(scenario, retention_share)
     module = engine_module(engine)
     prepared = module.prepare(scenario)
     outcomes = []

@@ -34,7 +34,7 @@ MAX_PROBLEMS = 30
 # Characters of one --set (or --sweep) text: a split grid at 0.001 steps takes about
 # 6,000; longer lists belong in the scenario file (and parsing megabytes takes seconds).
 MAX_OVERRIDE_LENGTH = 100_000
-NOT_SWEEPABLE = ("name", "description", "run", "sweep", "strategy.retention_share")
+NOT_SWEEPABLE = ("name", "description", "currency", "run", "sweep", "strategy.retention_share")
 # Keys that cannot take a distribution: besides those that cannot be swept, the
 # calendar and the horizon (whole numbers that shape the arrays) and the table itself.
 NOT_UNCERTAIN = (*NOT_SWEEPABLE, "uncertain", "horizon_months", "start_month")
@@ -178,6 +178,34 @@ def read_merged(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, dict[s
     deep_merge(merged, table)
     origin.update({key: str(path) for key in dotted_keys(table)})
     return merged, origin
+
+
+def source_files(path: str | Path) -> list[tuple[str, str]]:
+    """The scenario file and every file it ``extends``, as written (comments kept).
+
+    Returns (path, text) pairs in merge order: each file's parents before it, the file
+    given last, each file once. Read after :func:`load_scenario` accepted the chain.
+    """
+    found: list[tuple[str, str]] = []
+    seen: set[Path] = set()
+
+    def visit(file: Path, depth: int) -> None:
+        resolved = file.resolve()
+        if resolved in seen or depth > MAX_EXTENDS_DEPTH:
+            return
+        seen.add(resolved)
+        try:
+            text = file.read_text(encoding="utf-8")
+            parents = tomllib.loads(text).get("extends", [])
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            raise ScenarioError([f"{file}: cannot be read again: {err}"]) from None
+        for parent in [parents] if isinstance(parents, str) else parents:
+            if isinstance(parent, str):
+                visit(file.parent / parent, depth + 1)
+        found.append((str(file), text))
+
+    visit(Path(path), 1)
+    return found
 
 
 SWITCH_KEYS = ("kind", "model")

@@ -41,6 +41,7 @@ UNCERTAIN_KEY, UNCERTAIN_VALUE = "uncertain_key", "uncertain_value"
 POINT_ROLE = "point_role"
 # attr of a point design's dataset: the design as JSON text (see splitsim.sweep.plan.PointDesign)
 DESIGN_ATTR = "point_design"
+SIMULATED = "simulated"  # an adaptive search's mask: see stopped_early
 CORE_DIMS = (SPLIT, REPLICATE, MONTH, COHORT)
 TRAILING_DIMS = {"month": (MONTH,), "cohort_month": (COHORT, MONTH), "replicate": ()}
 PROVENANCE_ATTRS = (
@@ -285,6 +286,25 @@ def parameter_uncertainty(scenario: Scenario) -> str:
     return (
         f"{len(scenario.uncertain)} uncertain keys drawn per replicate, the same at every "
         f"split and in every cell: {keys}"
+    )
+
+
+def stopped_early(ds: xr.Dataset) -> bool:
+    """True for the dataset of an adaptive search (``splitsim optimize``, ``sweep --adaptive``).
+
+    Such a dataset has the boolean variable :data:`SIMULATED`, False where a candidate
+    was stopped before a replicate (NaN values there): per-split statistics over the
+    replicate dim would mix different replicates, so the sweep's summary and plots refuse it.
+    """
+    return SIMULATED in ds.data_vars and not bool(ds[SIMULATED].all())
+
+
+def adaptive_refusal(source: str, what: str) -> str:
+    """The message refusing ``what`` (e.g. "the sweep summary") for an adaptive search's run."""
+    return (
+        f"{source} holds an adaptive search (splitsim optimize or sweep --adaptive): its "
+        f"candidates stopped early have no values beyond their last replicate, so {what} "
+        "does not apply; its report is summary.md in the run folder, its figure in plots/"
     )
 
 

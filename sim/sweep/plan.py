@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import Any
 
 from splitsim.engines.base import ENGINES, SWEEP_DEFAULT_ENGINE
-from splitsim.model.scenario import MAX_SPLITS, Scenario
+from splitsim.model.scenario import MAX_SPLITS, Scenario, SplitRange
 from splitsim.model.scenario_files import (
     SHAPE_KEYS,
     ScenarioError,
@@ -33,6 +33,7 @@ from splitsim.model.scenario_files import (
     validate,
     with_value,
 )
+from splitsim.model.strategy import takes_split
 from splitsim.model.uncertainty import fixed_scenario
 
 MAX_SEED = 2**63 - 1  # the root seed is stored as a 64-bit integer attribute
@@ -126,7 +127,14 @@ class SweepPlan:
 
     @cached_property
     def splits(self) -> tuple[float, ...]:
-        """Retention shares of the split grid (share of budget to retention)."""
+        """Retention shares of the split grid (share of budget to retention).
+
+        Only ``strategy.kind = "constant"`` takes its share from the grid; the other
+        kinds set the share each month, so their split dimension has one value, NaN
+        (their decision is swept through the ``strategy`` keys instead).
+        """
+        if not takes_split(self.scenario.strategy):
+            return (math.nan,)
         return tuple(float(s) for s in self.scenario.run.split_grid())
 
     @property
@@ -301,7 +309,7 @@ def plan_sweep(
     check_engine(chosen)
     run["engine"] = chosen
     resolved = validate(raw, origin, default_source=f"scenario '{scenario.name}'")
-    check_plan(resolved)
+    check_plan(resolved, splits_given=splits is not None)
     plan = SweepPlan(resolved)
     check_uncertain_cells(plan)
     return plan
@@ -463,8 +471,22 @@ def check_engine(engine: str) -> None:
         raise PlanError(f"engine {shown(engine)} is unknown; options are {list(ENGINES)}")
 
 
-def check_plan(scenario: Scenario) -> None:
-    """Refuse designs the results cannot hold (shape-changing sweeps, huge seeds)."""
+def check_plan(scenario: Scenario, splits_given: bool = False) -> None:
+    """Refuse designs the results cannot hold (shape-changing sweeps, huge seeds).
+
+    A split grid (``--splits``, when ``splits_given``, or a ``run.splits`` other than
+    the default) with a strategy that sets its own share would be silently ignored, so
+    it is refused.
+    """
+    strategy = scenario.strategy
+    if not takes_split(strategy) and (splits_given or scenario.run.splits != SplitRange()):
+        where = SPLITS_SOURCE if splits_given else "run.splits"
+        raise PlanError(
+            f"{where}: the split grid sets the share of strategy.kind = 'constant' only; "
+            f"kind '{strategy.kind}' sets the share each month from its own keys. Sweep "
+            "those instead (e.g. --sweep 'strategy.ramp_months=[6, 12, 24]'), or leave "
+            f"{where} out"
+        )
     for key in scenario.sweep:
         if key in SHAPE_KEYS:
             raise PlanError(

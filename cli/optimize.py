@@ -1,0 +1,162 @@
+"""`splitsim optimize`: parse, hand over to :mod:`splitsim.optimize`, report."""
+
+from __future__ import annotations
+
+import click
+
+from splitsim.cli.options import (
+    InvalidInput,
+    check_results_root,
+    command_line,
+    engine_option,
+    jobs_option,
+    record_run_dir,
+    results_root_option,
+    scenario_argument,
+    scenario_errors,
+    seed_option,
+    set_option,
+)
+from splitsim.engines.base import SWEEP_DEFAULT_ENGINE
+from splitsim.model.scenario_files import load_scenario
+from splitsim.optimize.output import FIGURE_FILE, report_lines, write_run
+from splitsim.optimize.search import POLICIES, OptimizeError, optimize, parse_budget_range
+from splitsim.optimize.selection import DEFAULT_CONFIDENCE, DEFAULT_TOLERANCE
+from splitsim.plots.files import PLOTS_DIR
+from splitsim.results.run_folder import DEFAULT_RESULTS_ROOT
+from splitsim.results.store import RunFolderError
+from splitsim.sweep.executors import available_cores
+from splitsim.sweep.plan import PlanError, plan_sweep
+
+OPTIMIZE_EXAMPLES = """
+\b
+Examples:
+  splitsim optimize scenarios/baseline.toml
+  splitsim optimize scenarios/baseline.toml --tolerance 0.005 --confidence 0.99
+  splitsim optimize scenarios/baseline.toml --budget-range 5000:30000 --time-limit 300
+"""
+
+
+def _budget_range(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return parse_budget_range(value)
+    except OptimizeError as err:
+        raise click.BadParameter(
+            str(err).removeprefix(f"--budget-range {value!r}: "), ctx, param
+        ) from None
+
+
+@click.command(
+    "optimize",
+    help="Find the best policy with few replicates: Kim & Nelson's sequential selection "
+    "with common random numbers on the split grid (candidates clearly out stop being "
+    "simulated; it stops when the best is known within --tolerance at --confidence), then "
+    "a quadratic surrogate around the leader for the optimum between grid points. Prints "
+    "the best policy, its interval, P(correct selection), the replicates spent, and "
+    "writes a run folder (results.nc, summary.md, summary.csv, plots/).\n" + OPTIMIZE_EXAMPLES,
+)
+@scenario_argument
+@click.option(
+    "--policy",
+    type=click.Choice(POLICIES),
+    default="constant",
+    show_default=True,
+    help="The policy whose parameters are optimized: constant, one split for every month.",
+)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Stop searching after this many seconds (checked between batches); the report "
+    "then says the guarantee does not hold. Default: no limit.",
+)
+@click.option(
+    "--confidence",
+    type=float,
+    default=DEFAULT_CONFIDENCE,
+    show_default=True,
+    help="Probability of selecting the best grid point when it is at least the tolerance "
+    "better than the others, strictly between 0.5 and 1.",
+)
+@click.option(
+    "--tolerance",
+    type=float,
+    default=DEFAULT_TOLERANCE,
+    show_default=True,
+    help="Indifference zone: differences smaller than this share of the best mean metric "
+    "do not matter (> 0).",
+)
+@click.option(
+    "--budget-range",
+    metavar="LOW:HIGH",
+    callback=_budget_range,
+    help="Also optimize the monthly budget between LOW and HIGH (currency per month), e.g. "
+    "5000:30000: am I spending too much?",
+)
+@click.option(
+    "--splits",
+    metavar="SPEC",
+    help="The split grid of the selection: start:stop:step or a list. Default: the "
+    "scenario's run.splits.",
+)
+@seed_option(help="Root seed of every random stream. Default: the scenario's run.seed.")
+@jobs_option
+@engine_option(
+    help=f"Simulation engine. Default: the scenario's run.engine, else {SWEEP_DEFAULT_ENGINE}."
+)
+@set_option
+@results_root_option(
+    default=None,
+    help="Results root; the run gets a new folder in it, created if missing "
+    f"(default: {DEFAULT_RESULTS_ROOT}/).",
+)
+@scenario_errors
+def optimize_command(
+    scenario_file,
+    policy,
+    time_limit,
+    confidence,
+    tolerance,
+    budget_range,
+    splits,
+    seed,
+    jobs,
+    engine,
+    overrides,
+    out,
+):
+    if not 0.5 < confidence < 1.0:
+        raise click.BadParameter(
+            f"{confidence:g} is not strictly between 0.5 and 1 (e.g. 0.95)",
+            param_hint="--confidence",
+        )
+    if not tolerance > 0:  # NaN fails too
+        raise click.BadParameter(
+            f"{tolerance:g} is not a positive share of the mean metric (e.g. 0.01)",
+            param_hint="--tolerance",
+        )
+    scenario = load_scenario(scenario_file, overrides)
+    root = DEFAULT_RESULTS_ROOT if out is None else out
+    if out is None:
+        check_results_root(DEFAULT_RESULTS_ROOT, f"--out (default {DEFAULT_RESULTS_ROOT})")
+    try:
+        plan = plan_sweep(scenario, splits=splits, seed=seed, engine=engine)
+        result = optimize(
+            plan,
+            policy=policy,
+            budget_range=budget_range,
+            confidence=confidence,
+            tolerance=tolerance,
+            time_limit=time_limit,
+            jobs=jobs or available_cores(),
+        )
+        run = write_run(result, root, command_line(click.get_current_context()))
+    except (PlanError, OptimizeError, RunFolderError) as err:
+        raise InvalidInput(str(err)) from None
+    except OSError as err:
+        raise InvalidInput(f"cannot write the run folder (--out {root!r}): {err}") from None
+    record_run_dir(run.run_dir)
+    click.echo("\n".join(report_lines(result, run.run_dir)))
+    click.echo(f"Plots in {run.run_dir / PLOTS_DIR}/ ({FIGURE_FILE})")

@@ -1,0 +1,399 @@
+"""An optimization's results: its dataset, report, candidate table, figure and run folder.
+
+The dataset has a sweep's layout (:mod:`splitsim.results.dataset`): dims (``budget.monthly``
+when the budget is optimized, ``split``, ``replicate``, ...), over every value that was
+simulated (the grid and the refinement's points). A candidate stopped early has NaN in
+its float variables (0 in its counts) beyond its last replicate, and the boolean
+variable ``simulated`` says which (candidate, replicate) were simulated. Its attrs carry
+a scenario whose ``run.splits``, ``run.replicates`` and ``sweep`` describe that layout
+(so :func:`splitsim.load_results` opens it), and the search's settings and outcome
+(``optimize_*``).
+
+The run folder holds ``scenario.toml`` (that scenario), ``results.nc``, ``summary.md``
+(the report), ``summary.csv`` (one row per candidate) and ``plots/optimize.png``; it is
+written only once the search has finished, so an interrupted search leaves nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from matplotlib.figure import Figure
+
+from splitsim.model.outcome import VARIABLES
+from splitsim.optimize.search import BUDGET_KEY, SPLIT, OptimizeResult
+from splitsim.optimize.selection import SELECTED, TIME_LIMIT
+from splitsim.plots.files import PLOTS_DIR, save_figure
+from splitsim.plots.style import OKABE_ITO, SHARE_TO_RETENTION, percent, series_style, thousands
+from splitsim.results import store
+from splitsim.results.dataset import SIMULATED, build_dataset, variable_shapes
+from splitsim.sweep.plan import plan_sweep
+
+FIGURE_FILE = "optimize.png"
+METHOD = "Kim & Nelson (2001) fully sequential selection, then a quadratic surrogate"
+
+
+@dataclass(frozen=True)
+class OptimizeRun:
+    """A finished optimization written to its run folder."""
+
+    run_dir: Path
+    result: OptimizeResult
+    dataset: xr.Dataset
+
+
+def _values(result: OptimizeResult, key: str) -> list[float]:
+    position = [d.key for d in result.decisions].index(key)
+    return sorted({c[position] for c in result.records.count})
+
+
+def optimization_dataset(result: OptimizeResult, command_line: str = "") -> xr.Dataset:
+    """Everything simulated, in a sweep's layout with NaN (and ``simulated``) where stopped."""
+    keys = [d.key for d in result.decisions]
+    splits = _values(result, SPLIT)
+    swept = {key: _values(result, key) for key in keys if key != SPLIT}
+    depth = max(result.records.count.values())
+    design = plan_sweep(
+        result.plan.scenario,
+        splits=splits,
+        replicates=depth,
+        sweeps=[f"{key}={values!r}" for key, values in swept.items()],
+    )
+    shapes = variable_shapes(design)
+    arrays = {
+        name: np.full(shape, np.nan if VARIABLES[name].dtype.startswith("float") else 0).astype(
+            VARIABLES[name].dtype
+        )
+        for name, shape in shapes.items()
+    }
+    lead = (*design.cell_shape, len(splits), depth)
+    simulated = np.zeros(lead, dtype=bool)
+    for candidate, count in result.records.count.items():
+        where = tuple(
+            swept[key].index(value)
+            for key, value in zip(keys, candidate, strict=True)
+            if key != SPLIT
+        ) + (splits.index(candidate[keys.index(SPLIT)]),)
+        for name, values in result.records.arrays(candidate).items():
+            arrays[name][where][:count] = values
+        simulated[where][:count] = True
+    ds = build_dataset(design, arrays, command_line)
+    ds[SIMULATED] = xr.Variable(
+        ds["decision_metric"].dims,
+        simulated,
+        attrs={
+            "long_name": "Simulated: False where the search stopped a candidate before this "
+            "replicate (its values are NaN, its counts 0)",
+            "units": "1",
+        },
+    )
+    ds.attrs["title"] = f"splitsim optimize of scenario '{result.plan.scenario.name}'"
+    ds.attrs.update(_settings(result))
+    return ds
+
+
+def _settings(result: OptimizeResult) -> dict:
+    best = result.best.candidate
+    attrs = {
+        "optimize_method": METHOD,
+        "optimize_policy": result.policy,
+        "optimize_confidence": result.confidence,
+        "optimize_tolerance": result.tolerance,
+        "optimize_time_limit": -1.0 if result.time_limit is None else result.time_limit,
+        "optimize_stopped_by": result.stopped_by,
+        "optimize_indifference_zone": result.selection.delta,
+        "optimize_replicates_total": result.total_replicates,
+        "optimize_best_mean": result.best.mean,
+        "optimize_best_mean_low": result.best.low,
+        "optimize_best_mean_high": result.best.high,
+    }
+    for decision, value in zip(result.decisions, best, strict=True):
+        attrs[f"optimize_best_{decision.key}"] = float(value)
+    return attrs
+
+
+def candidate_table(result: OptimizeResult) -> pd.DataFrame:
+    """One row per candidate simulated: its decisions, replicates, mean and interval."""
+    from scipy import stats
+
+    keys = [d.key for d in result.decisions]
+    grid_index = {c: i for i, c in enumerate(result.grid)}
+    stencil = (
+        set()
+        if result.refinement is None
+        else {tuple(float(v) for v in p) for p in result.refinement.points}
+    )
+    rows = []
+    for candidate, count in result.replicates_per_candidate.items():
+        metric = result.records.metric(candidate)
+        mean = float(metric.mean())
+        half = (
+            float(stats.t.ppf(0.5 + result.confidence / 2, count - 1) * metric.std(ddof=1))
+            / math.sqrt(count)
+            if count > 1
+            else math.nan
+        )
+        if candidate in grid_index:
+            at = int(result.selection.eliminated_at[grid_index[candidate]])
+            role = "grid, eliminated" if at else "grid, survived"
+        else:
+            at = 0
+            role = "refinement" if candidate in stencil else "optimum"
+        if candidate in grid_index and candidate in stencil:
+            role += ", refinement"
+        if candidate == result.best.candidate:
+            role += ", best"
+        row = dict(zip(keys, candidate, strict=True))
+        row |= {
+            "replicates": count,
+            "decision_mean": mean,
+            "ci_low": mean - half,
+            "ci_high": mean + half,
+            "eliminated_at": at,
+            "role": role,
+        }
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _policy_text(result: OptimizeResult, values) -> str:
+    parts = []
+    for decision, value in zip(result.decisions, values, strict=True):
+        if decision.key == SPLIT:
+            parts.append(f"split {value:.4g} ({value:.1%} of the budget to retention)")
+        elif decision.key == BUDGET_KEY:
+            parts.append(f"budget {value:,.0f} a month")
+        else:
+            parts.append(f"{decision.key} = {value:g}")
+    return ", ".join(parts)
+
+
+def report_lines(result: OptimizeResult, run_dir: str | os.PathLike | None = None) -> list[str]:
+    """The report, in plain sentences (also written as summary.md)."""
+    plan = result.plan
+    selection = result.selection
+    level = f"{result.confidence:.0%}"
+    lines = [
+        f"Optimize {plan.scenario.name} (policy {result.policy}, engine {plan.engine}, "
+        f"seed {plan.root_seed})",
+        "",
+        f"Best policy: {_policy_text(result, result.best.candidate)}",
+    ]
+    if result.refinement is not None:
+        low, high = result.refinement.interval
+        ranges = ", ".join(
+            f"{d.key} {lo:.4g} to {hi:.4g}"
+            for d, lo, hi in zip(result.decisions, low, high, strict=True)
+        )
+        lines.append(f"  {level} bootstrap interval of the optimum's location: {ranges}")
+    lines.append(
+        f"  mean decision metric {result.best.mean:,.0f} ({level} CI {result.best.low:,.0f} to "
+        f"{result.best.high:,.0f}) on {result.best.replicates:,} replicates"
+    )
+    leader = result.grid[selection.best]
+    if result.refinement is not None:
+        diff, lo, hi = result.difference
+        lines.append(
+            f"  against the best grid point ({_policy_text(result, leader)}) on the same "
+            f"replicates: {diff:+,.0f} ({level} paired CI {lo:+,.0f} to {hi:+,.0f})"
+        )
+    lines += [
+        "",
+        f"Selection on the grid ({len(result.grid)} candidates): Kim & Nelson (2001) fully "
+        f"sequential elimination with common random numbers, indifference zone "
+        f"{selection.delta:,.0f} ({result.tolerance:g} of the leader's mean), confidence "
+        f"{result.confidence:g}.",
+    ]
+    if selection.stopped_by == SELECTED:
+        lines.append(
+            f"  Guarantee: P(correct selection) >= {result.confidence:g} when the best grid "
+            f"point is at least {selection.delta:,.0f} better than every other; points closer "
+            "than that are within the tolerance, and any of them may be selected."
+        )
+    else:
+        lines.append(
+            f"  Stopped by the {selection.stopped_by} before the procedure ended: no guarantee; "
+            f"{len(selection.survivors)} candidates were still in the race."
+        )
+    lines.append(
+        f"  Estimated P(the selected grid point is the best) = {selection.probability_best():.2f} "
+        "(Bonferroni bound from the paired differences; an estimate, not the guarantee)."
+    )
+    lines.append(
+        f"  Replicates per grid candidate: {int(selection.replicates.min())} to "
+        f"{int(selection.replicates.max())} ({selection.total_replicates:,} in all); "
+        f"{len(selection.survivors)} left at the end."
+    )
+    if result.refinement is not None:
+        refinement = result.refinement
+        lines.append(
+            f"Refinement: quadratic surrogate on {len(refinement.points)} points around the "
+            f"leader, {refinement.replicates} paired replicates each ({refinement.rounds} round"
+            f"{'s' if refinement.rounds > 1 else ''}), then the optimum simulated on them."
+        )
+    grid_total = len(result.grid) * plan.replicates
+    lines += [
+        "",
+        f"Replicates simulated: {result.total_replicates:,} candidate-replicates in all "
+        f"(the full grid at run.replicates = {plan.replicates} would be {grid_total:,}: "
+        f"{result.total_replicates / grid_total:.1%} of it).",
+        f"Wall time: {result.wall_seconds:.1f} s"
+        + (f" (time limit {result.time_limit:g} s)" if result.time_limit is not None else ""),
+    ]
+    if result.stopped_by == TIME_LIMIT:
+        lines.append("The time limit ended the search: a rerun may decide differently.")
+    for note in result.notes:
+        lines.append(f"Note: {note}.")
+    if run_dir is not None:
+        lines += ["", f"Results in {run_dir}/"]
+    return lines
+
+
+def report_markdown(result: OptimizeResult) -> str:
+    """summary.md: the report and the candidate table."""
+    table = candidate_table(result)
+    lines = ["# " + report_lines(result)[0], ""] + report_lines(result)[1:]
+    lines += ["", "## Candidates", "", "| " + " | ".join(table.columns) + " |"]
+    lines.append("|" + "---|" * len(table.columns))
+    for row in table.itertuples(index=False):
+        cells = [
+            f"{v:,.0f}"
+            if isinstance(v, float) and abs(v) >= 1000
+            else f"{v:g}"
+            if isinstance(v, float)
+            else str(v)
+            for v in row
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def optimize_figure(result: OptimizeResult) -> Figure:
+    """Mean metric (with its interval) of every candidate against the split; the best starred.
+
+    Grid candidates are drawn per budget level when the budget is optimized; eliminated
+    ones hollow, their replicate counts written above; the surrogate's curve over the
+    refinement's range (one decision only).
+    """
+    table = candidate_table(result)
+    fig = Figure(figsize=(11, 6.5), layout="constrained")
+    ax = fig.subplots()
+    keys = [d.key for d in result.decisions]
+    budgets = sorted(table[BUDGET_KEY].unique()) if BUDGET_KEY in keys else [None]
+    grid = table[table["role"].str.startswith("grid")]
+    for index, budget in enumerate(budgets):
+        rows = grid if budget is None else grid[grid[BUDGET_KEY] == budget]
+        if rows.empty:
+            continue
+        style = series_style(index)
+        label = "grid" if budget is None else f"grid, budget {budget:,.0f}"
+        ax.plot(rows[SPLIT], rows["decision_mean"], color=style["color"], lw=1, alpha=0.6)
+        survived = rows["role"].str.contains("survived")
+        for mask, fill, suffix in (
+            (survived, style["color"], ""),
+            (~survived, "white", " (eliminated)"),
+        ):
+            part = rows[mask]
+            if part.empty:
+                continue
+            ax.errorbar(
+                part[SPLIT],
+                part["decision_mean"],
+                yerr=[
+                    part["decision_mean"] - part["ci_low"],
+                    part["ci_high"] - part["decision_mean"],
+                ],
+                fmt=style["marker"],
+                color=style["color"],
+                markerfacecolor=fill,
+                ms=6,
+                capsize=2,
+                label=label + suffix,
+            )
+        if budget is None or len(budgets) <= 3:
+            for row in rows.itertuples(index=False):
+                ax.annotate(
+                    f"{row.replicates}",
+                    (getattr(row, SPLIT), row.ci_high),
+                    textcoords="offset points",
+                    xytext=(0, 3),
+                    ha="center",
+                    fontsize=7,
+                    color="#555555",
+                )
+    refined = table[~table["role"].str.startswith("grid")]
+    if not refined.empty:
+        ax.errorbar(
+            refined[SPLIT],
+            refined["decision_mean"],
+            yerr=[
+                refined["decision_mean"] - refined["ci_low"],
+                refined["ci_high"] - refined["decision_mean"],
+            ],
+            fmt="D",
+            color=OKABE_ITO["vermillion"],
+            ms=5,
+            capsize=2,
+            label="refinement points",
+        )
+    refinement = result.refinement
+    if refinement is not None and len(keys) == 1:
+        xs = np.linspace(refinement.points.min(), refinement.points.max(), 200)
+        ax.plot(
+            xs,
+            refinement.surrogate(xs[:, None]),
+            color=OKABE_ITO["vermillion"],
+            lw=2,
+            label=f"quadratic surrogate ({refinement.replicates} paired replicates)",
+        )
+        lo, hi = refinement.interval[:, 0]
+        ax.axvspan(
+            lo, hi, color=OKABE_ITO["vermillion"], alpha=0.12, lw=0, label="optimum's interval"
+        )
+    best = result.best
+    ax.plot(
+        [best.candidate[keys.index(SPLIT)]],
+        [best.mean],
+        linestyle="none",
+        marker="*",
+        ms=18,
+        color=OKABE_ITO["black"],
+        markerfacecolor=OKABE_ITO["yellow"],
+        label=f"best: {_policy_text(result, best.candidate)}",
+    )
+    ax.set_xlabel(SHARE_TO_RETENTION)
+    ax.set_ylabel("Mean decision metric (currency units), 95 % interval")
+    percent(ax.xaxis)
+    thousands(ax.yaxis)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.suptitle(
+        f"{result.plan.scenario.name}: optimize, {result.total_replicates:,} candidate-replicates "
+        f"(numbers: replicates per candidate)"
+    )
+    return fig
+
+
+def write_run(
+    result: OptimizeResult, out: str | os.PathLike, command_line: str = ""
+) -> OptimizeRun:
+    """Write the run folder of a finished search under ``out``; return it with its dataset."""
+    dataset = optimization_dataset(result, command_line)
+    table = candidate_table(result)
+    run_dir = store.create_run_folder(
+        out, store.sanitize_run_name(f"{result.plan.scenario.name}-optimize")
+    )
+    store.write_run_text(run_dir, store.SCENARIO_FILE, dataset.attrs["scenario_toml"])
+    store.write_run_text(run_dir, store.SUMMARY_CSV, table.to_csv(index=False))
+    store.write_run_text(run_dir, store.SUMMARY_MD, report_markdown(result))
+    store.write_results(run_dir, dataset)
+    plots = run_dir / PLOTS_DIR
+    plots.mkdir(exist_ok=True)
+    save_figure(optimize_figure(result), plots / FIGURE_FILE)
+    return OptimizeRun(run_dir, result, dataset)
