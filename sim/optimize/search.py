@@ -426,12 +426,6 @@ def optimize(
         time_limit=time_limit,
         notes=notes,
     )
-    edge = result.budget_edge()
-    if edge is not None:
-        notes.append(
-            f"the best budget is at the {edge} end of --budget-range: the optimum may lie "
-            "beyond it; widen the range to know"
-        )
     return result
 
 
