@@ -20,6 +20,7 @@ from splitsim.cli.optimize import optimize_command
 from splitsim.cli.options import RUN_DIR_META, scenario_argument, scenario_errors, set_option
 from splitsim.cli.plot import compare, plot
 from splitsim.cli.run import facts, run
+from splitsim.cli.sensitivity import sensitivity
 from splitsim.cli.sweep import summary, sweep
 from splitsim.model.scenario import rate_conversions
 from splitsim.model.scenario_files import load_scenario, scenario_toml
@@ -105,3 +106,4 @@ for command in (
     compare,
 ):
     cli.add_command(command)
+cli.add_command(sensitivity)

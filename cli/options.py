@@ -12,10 +12,12 @@ import functools
 import math
 import os
 import shlex
+import sys
 from pathlib import Path
 
 import click
 from click.core import ParameterSource
+from tqdm import tqdm
 
 from splitsim.calibration.transactions import FORMATS, parse_date
 from splitsim.engines.base import ENGINES
@@ -55,6 +57,34 @@ def command_line(ctx: click.Context) -> str:
             for item in value if param.multiple else [value]:
                 words += [param.opts[-1], str(item)]
     return shlex.join(words)
+
+
+class ProgressBar:
+    """A tqdm bar on a terminal (rate and ETA); silent when quiet, piped or in CI."""
+
+    def __init__(self, quiet: bool, description: str):
+        self.enabled = not quiet and sys.stderr.isatty() and not os.environ.get("CI")
+        self.description = description
+        self.bar: tqdm | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            self.bar = tqdm(
+                total=total,
+                initial=done,
+                unit="replicate",
+                desc=self.description,
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
+        else:
+            self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 # -- scenarios -----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from splitsim.engines.base import resolve_engine
 from splitsim.facts import measure_facts
 from splitsim.facts_report import facts_report
 from splitsim.model.scenario_files import load_scenario
+from splitsim.model.strategy import strategy_split
 from splitsim.replicate_report import replicate_report, simulate_replicate_outcome
 
 RUN_EXAMPLES = """
@@ -45,7 +46,8 @@ Examples:
     "--split",
     type=Share(),
     default=None,
-    help="Retention share of the budget, 0..1 (default: strategy.retention_share).",
+    help="Retention share of the budget, 0..1 (default: strategy.retention_share); for "
+    "strategy.kind = 'constant' only, the other kinds set the share each month.",
 )
 @seed_option(help="Root seed (default: the scenario's run.seed).")
 @click.option(
@@ -60,7 +62,10 @@ Examples:
 @scenario_errors
 def run(scenario_file, split, seed, replicate, engine, overrides):
     scenario = load_scenario(scenario_file, overrides)
-    split = scenario.strategy.retention_share if split is None else split
+    try:
+        split = strategy_split(scenario, split)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--split") from None
     seed = scenario.run.seed if seed is None else seed
     engine = resolve_engine(engine, scenario, "simpy")
     try:
@@ -74,6 +79,7 @@ def run(scenario_file, split, seed, replicate, engine, overrides):
         root_seed=seed,
         replicate=replicate,
         engine=engine,
+        strategy=scenario.strategy.kind,
     )
     click.echo(report, nl=False)
 
@@ -92,7 +98,7 @@ def run(scenario_file, split, seed, replicate, engine, overrides):
 def facts(scenario_file, replicates, seed, overrides):
     scenario = load_scenario(scenario_file, overrides)
     seed = scenario.run.seed if seed is None else seed
-    split = scenario.strategy.retention_share
+    split = strategy_split(scenario)
     with click.progressbar(
         range(replicates), label="replicates", file=sys.stderr, show_pos=True
     ) as bar:

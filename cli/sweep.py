@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 from pathlib import Path
 
 import click
 from click.core import ParameterSource
-from tqdm import tqdm
 
 from splitsim.cli.crash import one_line, write_error_log
 from splitsim.cli.options import (
     InvalidInput,
+    ProgressBar,
     check_results_root,
     command_line,
     confidence_option,
@@ -79,34 +78,6 @@ Examples:
   splitsim summary results/baseline-* --objective cvar5 --format markdown
   splitsim summary results/baseline-*/results.nc --format csv
 """
-
-
-class ProgressBar:
-    """A tqdm bar on a terminal (rate and ETA); silent when quiet, piped or in CI."""
-
-    def __init__(self, quiet: bool, description: str):
-        self.enabled = not quiet and sys.stderr.isatty() and not os.environ.get("CI")
-        self.description = description
-        self.bar: tqdm | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            self.bar = tqdm(
-                total=total,
-                initial=done,
-                unit="replicate",
-                desc=self.description,
-                file=sys.stderr,
-                dynamic_ncols=True,
-            )
-        else:
-            self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 @click.command(

@@ -18,6 +18,7 @@ from splitsim.engines import simpy_engine
 from splitsim.engines.kernels import calendar_month
 from splitsim.model.outcome import Outcome
 from splitsim.model.scenario import Scenario
+from splitsim.model.strategy import strategy_split
 from splitsim.model.streams import MAIN, ReplicateSeeds
 
 DECEMBER = 12
@@ -286,10 +287,11 @@ def measure_facts(
     scenario : the scenario.
     replicates : replicate indices (each with its own streams under ``root_seed``).
     root_seed : the root seed.
-    retention_share : the split; default the scenario's ``strategy.retention_share``.
+    retention_share : the split; default the scenario's ``strategy.retention_share``
+        (kind 'constant'; the other kinds set the share each month and take None).
     facts : the facts to measure.
     """
-    share = scenario.strategy.retention_share if retention_share is None else retention_share
+    share = strategy_split(scenario, retention_share)
     values = np.array(
         [
             measure_replicate(

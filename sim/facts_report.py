@@ -67,7 +67,7 @@ def facts_report(
         reason for each.
     """
     lines = [
-        f"scenario {scenario_name}, split {split:g}, seed {root_seed}, {replicates} replicates "
+        f"scenario {scenario_name}, {_decision(split)}, seed {root_seed}, {replicates} replicates "
         "(SimPy engine); median [5 %, 95 %] over replicates",
         facts_table(summaries),
         "not measured here:",
@@ -81,3 +81,8 @@ def shown(value: float, unit: str) -> str:
     if not math.isfinite(value):
         return "n/a"
     return f"{100 * value:.1f} %" if unit == "%" else f"{value:.2f}x"
+
+
+def _decision(split: float) -> str:
+    """'split S', or the words for a strategy that sets its share each month (NaN split)."""
+    return f"split {split:g}" if split == split else "the scenario's strategy"

@@ -7,13 +7,15 @@ profit); the NPV of monthly profit, the customer equity and the decision metric.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
 
 from splitsim.engines.base import simulate_cell
 from splitsim.model.scenario import Scenario
-from splitsim.sweep.plan import check_split
+from splitsim.model.strategy import takes_split
+from splitsim.sweep.plan import PlanError, check_split
 
 # (label, outcome variable) of the totals under the table; all in the scenario's currency.
 TOTALS = (
@@ -24,14 +26,15 @@ TOTALS = (
 
 
 def simulate_replicate_outcome(
-    scenario: Scenario, split: float, replicate: int, root_seed: int, engine: str
+    scenario: Scenario, split: float | None, replicate: int, root_seed: int, engine: str
 ) -> dict[str, np.ndarray]:
     """Simulate replicate ``replicate`` of ``scenario`` at one split.
 
     Parameters
     ----------
     scenario : the scenario.
-    split : retention share of the budget, in [0, 1].
+    split : retention share of the budget, in [0, 1], for ``strategy.kind = "constant"``;
+        None (or NaN) for the other kinds, which set the share each month.
     replicate : replicate index (>= 0); its streams come from ``(root_seed, replicate)``
         alone, so it equals the same replicate of a sweep with this root seed.
     root_seed : root seed, 0 .. 2**63 - 1.
@@ -46,11 +49,20 @@ def simulate_replicate_outcome(
 
     Raises
     ------
-    PlanError : a split that is not a share in [0, 1] (NaN, infinite, text).
+    PlanError : a split that is not a share in [0, 1] (NaN, infinite, text), or a split
+        given to a strategy that is not constant.
     ValueError : an unknown engine.
     ImportError : the engine's compiled dependency is missing.
     """
-    split = check_split(split, "split")
+    if takes_split(scenario.strategy):
+        split = check_split(split, "split")
+    elif split is not None and not math.isnan(split):
+        raise PlanError(
+            f"split {split:g}: strategy.kind = '{scenario.strategy.kind}' sets the share each "
+            "month from its own keys; a split applies to kind 'constant' only"
+        )
+    else:
+        split = math.nan
     cell = simulate_cell(scenario, [split], [replicate], root_seed, engine)
     return {name: values[0, 0] for name, values in cell.items()}
 
@@ -114,6 +126,7 @@ def replicate_report(
     root_seed: int,
     replicate: int,
     engine: str,
+    strategy: str = "constant",
 ) -> str:
     """Everything ``splitsim run`` prints about one replicate, ending in a newline.
 
@@ -122,6 +135,8 @@ def replicate_report(
     outcome : one replicate's variables (see :func:`simulate_replicate_outcome`).
     scenario_name, split, root_seed, replicate, engine : how it was simulated, for the
         header line.
+    strategy : the strategy's kind, named in the header instead of a NaN split (the
+        kinds other than 'constant' set the share each month).
 
     Returns
     -------
@@ -129,8 +144,9 @@ def replicate_report(
         The header ("scenario NAME, split S, seed N, replicate K, engine E"), the
         :func:`monthly_table` and the :func:`totals_lines`.
     """
+    decision = f"split {split:g}" if not math.isnan(split) else f"strategy {strategy}"
     header = (
-        f"scenario {scenario_name}, split {split:g}, seed {root_seed}, replicate {replicate}, "
+        f"scenario {scenario_name}, {decision}, seed {root_seed}, replicate {replicate}, "
         f"engine {engine}"
     )
     return "\n".join([header, monthly_table(outcome), totals_lines(outcome)]) + "\n"

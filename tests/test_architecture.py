@@ -1,6 +1,7 @@
 """The house's shape: imports flow one way through the pipeline's stages, with no cycles.
 
-Stages, lowest first: model -> engines -> sweep -> results -> plots -> calibration and optimize ->
+Stages, lowest first: model -> engines -> sweep -> results -> plots -> calibration,
+sensitivity and optimize ->
 the API and facts -> cli. A module may import its own stage and the stages below it,
 never one above (an import running back up is a design question: move the shared thing
 down). Function-level imports count too. And the distribution installs one import
@@ -26,6 +27,7 @@ STAGES = {
     "results": 3,
     "plots": 4,
     "calibration": 5,
+    "sensitivity": 5,
     "optimize": 5,
     "facts": 6,
     "facts_report": 6,

@@ -72,7 +72,28 @@ SCENARIOS = {
         "retention.max_spend_per_customer=0.5",
         'retention.unspent="returned"',
     ],
+    # strategies that change with the business (one NaN split: the policy sets the share)
+    "schedule_steps": [
+        *SMALL,
+        'strategy={kind="schedule", steps=[{from_month=0, share=0.1}, {from_month=6, '
+        "share=0.6}, {from_month=12, share=0.3}]}",
+    ],
+    "stage_targeted_ramp": [
+        *SMALL,
+        'strategy={kind="stage", observe="targeted", below_share=0.1, above_share=0.8, '
+        "ramp_start=450.0, ramp_end=650.0}",
+    ],
+    "stage_age": [
+        *SMALL,
+        'strategy={kind="stage", observe="age", below_share=0.05, above_share=0.6, threshold=20.0}',
+    ],
+    "target_spend_capped": [
+        *SMALL,
+        "retention.max_spend_per_customer=0.5",
+        'strategy={kind="target_spend", spend_per_customer=0.8}',
+    ],
 }
+POLICY_SPLITS = [float("nan")]
 PER_REPLICATE_KS = (
     "decision_metric",
     "terminal_no_marketing",
@@ -124,10 +145,15 @@ def variance_z(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return z
 
 
-def compare(fast: dict, simpy: dict) -> list[str]:
+def splits_of(name: str) -> list[float]:
+    """The splits a scenario is compared at: the grid, or one NaN for a policy."""
+    return SPLITS if scenario(name).strategy.kind == "constant" else POLICY_SPLITS
+
+
+def compare(fast: dict, simpy: dict, splits: list[float] = SPLITS) -> list[str]:
     """Every comparison of the family that exceeds its threshold, as readable lines."""
     tests = []  # (label, z)
-    for s, split in enumerate(SPLITS):
+    for s, split in enumerate(splits):
         for name in MONTHLY:
             a = fast[name][s].astype(float)
             b = simpy[name][s].astype(float)
@@ -136,7 +162,7 @@ def compare(fast: dict, simpy: dict) -> list[str]:
             tests.append((f"split {split} {name} total mean", mean_z(a.sum(1), b.sum(1))))
     ks = [
         (f"{split} {name}", stats.ks_2samp(fast[name][s], simpy[name][s]).pvalue)
-        for s, split in enumerate(SPLITS)
+        for s, split in enumerate(splits)
         for name in PER_REPLICATE_KS
     ]
     family = len(tests) + len(ks)
@@ -160,8 +186,10 @@ def simpy_results():
 def run_pair(name, simpy_results):
     s = scenario(name)
     if name not in simpy_results:
-        simpy_results[name] = simulate_cell(s, SPLITS, range(SIMPY_REPLICATES), 1001, "simpy")
-    fast = simulate_cell(s, SPLITS, range(FAST_REPLICATES), 2002, "fast")
+        simpy_results[name] = simulate_cell(
+            s, splits_of(name), range(SIMPY_REPLICATES), 1001, "simpy"
+        )
+    fast = simulate_cell(s, splits_of(name), range(FAST_REPLICATES), 2002, "fast")
     return fast, simpy_results[name]
 
 
@@ -169,7 +197,7 @@ def run_pair(name, simpy_results):
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_fast_engine_matches_simpy_in_distribution(name, simpy_results):
     fast, simpy = run_pair(name, simpy_results)
-    failures = compare(fast, simpy)
+    failures = compare(fast, simpy, splits_of(name))
     assert not failures, "\n".join(failures[:20])
 
 

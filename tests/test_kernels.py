@@ -162,10 +162,10 @@ def test_the_fast_engine_takes_the_documented_month(scenario, share):
         np.array(x, float)
         for x in (season.order_rate, season.first_order_value, season.repeat_order_value)
     )
+    plan = fast_engine.loop_plan(scenario, 0, 1, share)
     month, room, acquisition = fast_engine._month_start(
-        0, 0, scenario.budget.monthly, share, base.size, base.acquired, par, seasonal,
-        run.people, run.books,
-    )  # fmt: skip
+        0, 0, plan, base.size, base.acquired, par, seasonal, run.people, run.books
+    )
     want = expected_month(scenario, share)
     assert run.books.rec_f[fast_engine.SPEND_PC, 0] == pytest.approx(want["c"])
     assert acquisition == pytest.approx(want["acquisition"])

@@ -116,7 +116,8 @@ def split_grids(draw):
     if draw(st.booleans()):
         return draw(st.lists(share, min_size=1, max_size=8, unique=True))
     start, stop = sorted([draw(share), draw(share)])
-    return {"start": start, "stop": stop, "step": draw(floats(max_value=1.0, exclude_min=True))}
+    # a step of at least 0.001 keeps the grid within MAX_SPLITS (1001 shares)
+    return {"start": start, "stop": stop, "step": draw(floats(min_value=1e-3, max_value=1.0))}
 
 
 # Keys that every generated scenario accepts whatever its forms, with valid values.

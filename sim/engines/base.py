@@ -21,7 +21,9 @@ import numpy as np
 
 from splitsim.model.outcome import VARIABLES, CohortReplay, Outcome
 from splitsim.model.scenario import Scenario
+from splitsim.model.strategy import strategy_split
 from splitsim.model.streams import MAIN, ReplicateSeeds, ReusableStreams
+from splitsim.model.uncertainty import replicate_scenarios
 
 ENGINES = ("simpy", "fast")
 # The sweep command's default engine: the fast one, proven equivalent to the reference.
@@ -57,6 +59,12 @@ def simulate_cell(
     has one) runs under ``warmup_scenario`` (default: ``scenario``), so that a sweep can
     share one history across decisions.
 
+    With an ``uncertain`` table in ``scenario``, replicate k first draws its own value
+    of every uncertain key (:func:`splitsim.model.uncertainty.replicate_scenarios`: from
+    (root_seed, k, key) alone, the same at every split and in every cell) and simulates
+    under them; drawn keys other than ``budget.*`` and ``strategy.*`` apply to the
+    warm-up too.
+
     Returns
     -------
     dict name -> array with dims (split, replicate, ...) for each of
@@ -64,16 +72,23 @@ def simulate_cell(
     (..., cohort, month); "replicate": no trailing dims).
     """
     module = engine_module(engine)
-    prepared = module.prepare(scenario)
     warmup = scenario if warmup_scenario is None else warmup_scenario
-    warmup_prepared = prepared if warmup is scenario else module.prepare(warmup)
+    if not scenario.uncertain:
+        prepared = module.prepare(scenario)
+        warmup_prepared = prepared if warmup is scenario else module.prepare(warmup)
     outcomes = []
     for k in replicates:
         seeds = ReplicateSeeds(root_seed, k)
-        base = module.initial_base(warmup, seeds, warmup_prepared)
+        if scenario.uncertain:  # the replicate's own drawn values, the same at every split
+            main, past, _ = replicate_scenarios(scenario, warmup, root_seed, k)
+            replicate_prepared = module.prepare(main)
+            base = module.initial_base(past, seeds, module.prepare(past))
+        else:
+            main, replicate_prepared = scenario, prepared
+            base = module.initial_base(warmup, seeds, warmup_prepared)
         streams = ReusableStreams(seeds, MAIN)
         outcomes.append(
-            [module.simulate(scenario, share, base, streams, prepared) for share in splits]
+            [module.simulate(main, share, base, streams, replicate_prepared) for share in splits]
         )
     return stack(outcomes)
 
@@ -101,7 +116,7 @@ def replay_cohort(
     Returns the usual arrays with dims (replicate, ...) and the repeat orders per
     reporting bin, dims (replicate, bin).
     """
-    share = scenario.strategy.retention_share if retention_share is None else retention_share
+    share = strategy_split(scenario, retention_share)
     module = engine_module(engine)
     prepared = module.prepare(scenario)
     outcomes = []

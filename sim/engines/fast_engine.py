@@ -40,11 +40,11 @@ from numba import njit
 
 from splitsim.engines import kernels
 from splitsim.engines.measures import BASE, HorizonCustomers, finish_outcome
+from splitsim.engines.policy import ABOVE, BELOW, RAMP_END, RAMP_START, SPEND, month_plan
 from splitsim.model.economics import monthly_discount_factor
 from splitsim.model.outcome import VARIABLES, CohortReplay, Outcome
 from splitsim.model.population import CustomerBase, fresh_base
 from splitsim.model.scenario import Scenario
-from splitsim.model.strategy import monthly_budget
 from splitsim.model.streams import WARMUP, ReplicateSeeds, ReusableStreams
 
 NAME = "fast"
@@ -72,11 +72,12 @@ FLOAT_VARS = (
     "profit",
     "effective_split",
     "marginal_cac",
+    "policy_share",
 )
 (NEW_PAID, NEW_ORGANIC, NEW_REFERRAL, NEW_SCHEDULED, ALIVE, TARGETED, CHURN_NAT, CHURN_FAIL, FIRST_N, REPEAT_N,
  FAILED_N) = range(len(INT_VARS))  # fmt: skip
 (FIRST_REV, REPEAT_REV, ACQ_SPEND, RET_SPEND, RET_UNSPENT, SPEND_PC, CONTRIB, PROFIT, EFF_SPLIT,
- MARGINAL_CAC) = range(len(FLOAT_VARS))  # fmt: skip
+ MARGINAL_CAC, POLICY_SHARE) = range(len(FLOAT_VARS))  # fmt: skip
 
 # positions in the parameter vector handed to the compiled loop
 P_NAMES = (
@@ -107,6 +108,16 @@ Month = namedtuple("Month", "j m end lam_f mu_f first_value repeat_value disc")
 """A month's conditions, held for the month: index, start, end, rate factors, value
 factors and the discount factor of its cash flows."""
 Replay = namedtuple("Replay", "scheduled bin_width")
+Plan = namedtuple("Plan", "budgets shares rules rule")
+"""The month plan (:class:`splitsim.engines.policy.MonthPlan`) as the loop reads it."""
+
+
+def loop_plan(scenario: Scenario, first_month: int, months: int, share: float | None) -> Plan:
+    """:func:`splitsim.engines.policy.month_plan` as the compiled loop's bundle."""
+    plan = month_plan(scenario, first_month, months, share)
+    return Plan(plan.budgets, plan.shares, plan.rules, plan.rule)
+
+
 """Scheduled arrival times (months) and the width of the fine reporting bins."""
 
 
@@ -347,7 +358,7 @@ def _arrivals(times, source_var, g_traits, month, n, streams, par, people, books
 
 
 @njit(cache=True)
-def _month_start(j, m, budget, share, n, acquired, par, season, people, books):
+def _month_start(j, m, plan, n, acquired, par, season, people, books):
     """Take month m's budget decision, record it, and return the month's conditions.
 
     Reads and holds everything that couples customers (targeted base, market room,
@@ -359,10 +370,10 @@ def _month_start(j, m, budget, share, n, acquired, par, season, people, books):
         if people.last_order[k] >= oldest:
             targeted += 1
     disc = par[P_DISCOUNT] ** (j + 1)  # the month's cash falls at its end
-    acquisition_budget, retention_budget = kernels.split_budget(budget, share)
-    acquisition, c, charged, unspent = kernels.month_spend(
-        acquisition_budget, retention_budget, targeted, par[P_C_MAX],
-        par[P_UNSPENT_TO_ACQ] > 0.5,
+    rule = plan.rule
+    share, acquisition, c, charged, unspent = kernels.decide_month(
+        plan.rules[j], plan.shares[j], plan.budgets[j], targeted, rule[BELOW], rule[ABOVE],
+        rule[RAMP_START], rule[RAMP_END], rule[SPEND], par[P_C_MAX], par[P_UNSPENT_TO_ACQ] > 0.5,
     )  # fmt: skip
     uplift = kernels.purchase_multiplier(c, par[P_U_MAX], par[P_C_U])
     hazard = kernels.hazard_multiplier(c, par[P_V_MAX], par[P_C_V], par[P_C_F], par[P_K_F])
@@ -380,6 +391,7 @@ def _month_start(j, m, budget, share, n, acquired, par, season, people, books):
     rec_f[RET_SPEND, j] = charged
     rec_f[RET_UNSPENT, j] = unspent
     rec_f[EFF_SPLIT, j] = kernels.effective_split(acquisition, charged)
+    rec_f[POLICY_SHARE, j] = share
     rec_f[MARGINAL_CAC, j] = kernels.marginal_paid_cost(
         acquisition, par[P_CEILING], par[P_CAC0], room
     )
@@ -389,19 +401,17 @@ def _month_start(j, m, budget, share, n, acquired, par, season, people, books):
 # nogil: a pool worker's watchdog thread (sim/sweep/executors.py) must be able to run
 # while the loop does, to end the worker when the sweep is killed
 @njit(cache=True, nogil=True)
-def _run_months(first_month, budgets, shares, par, season, people, n, acquired, streams, books,
+def _run_months(first_month, plan, par, season, people, n, acquired, streams, books,
                 replay):  # fmt: skip
-    """Simulate len(budgets) months from ``first_month``; return (n, acquired) or (-1, 0)."""
+    """Simulate len(plan.budgets) months from ``first_month``; return (n, acquired) or (-1, 0)."""
     fs, ist, last_order, alive = people
     rec_i, rec_f, cohort_count = books.rec_i, books.rec_f, books.cohort_count
     ref_times, binned, bin_width = books.ref_times, books.binned, replay.bin_width
     scheduled = replay.scheduled
     g_orders, g_ref = streams.orders, streams.referral_times
-    for j in range(len(budgets)):
+    for j in range(len(plan.budgets)):
         m = first_month + j
-        month, room, acquisition = _month_start(
-            j, m, budgets[j], shares[j], n, acquired, par, season, people, books
-        )
+        month, room, acquisition = _month_start(j, m, plan, n, acquired, par, season, people, books)
         paid_mean = kernels.paid_arrival_mean(acquisition, par[P_CEILING], par[P_CAC0], room)
         g = streams.paid_times
         paid_times = m + np.sort(g.random(g.poisson(paid_mean)))
@@ -505,9 +515,8 @@ def _run(scenario, par, streams, first_month, months, share, base, replay=None) 
     scheduled = np.zeros(0) if replay is None else np.asarray(replay.arrival_times, float)
     bin_width = 1.0 if replay is None else float(replay.bin_width)
     bins = 0 if replay is None else replay.bins
-    budgets, shares = np.array(
-        [monthly_budget(scenario, first_month + j, share) for j in range(months)]
-    ).T.reshape(2, months)
+    plan = loop_plan(scenario, first_month, months, share)
+    budgets = plan.budgets
     season = scenario.customers.seasonality
     seasonal = tuple(np.array(x, float) for x in (season.order_rate, season.first_order_value,
                                                    season.repeat_order_value))  # fmt: skip
@@ -519,7 +528,7 @@ def _run(scenario, par, streams, first_month, months, share, base, replay=None) 
     while True:
         run = _Run(capacity, months, base, streams.fresh(), bins)
         n, acquired = _run_months(
-            first_month, budgets, shares, par, seasonal, run.people, base.size, base.acquired,
+            first_month, plan, par, seasonal, run.people, base.size, base.acquired,
             run.streams, run.books, Replay(scheduled, bin_width),
         )  # fmt: skip
         if n != CAPACITY_EXCEEDED:

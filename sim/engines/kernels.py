@@ -41,6 +41,94 @@ def month_spend(acquisition_budget, retention_budget, targeted, max_spend, to_ac
 
 
 @njit(cache=True, inline="always")
+def target_spend_month(budget, spend, targeted, max_spend):
+    """A month of the ``target_spend`` strategy, currency per month.
+
+    Retention gets ``spend`` per targeted customer, capped by c_max and by the budget:
+    c = min(spend, c_max, B / N_target) (0 when no one is targeted); charged = c N_target;
+    the rest of the budget goes to acquisition (none when the budget binds, so that
+    c = c_max is the constant split 1 and c = 0 the split 0, bit for bit). Nothing is
+    left unspent. Returns (acquisition spend, c, retention charged, unspent = 0).
+    """
+    if targeted <= 0:
+        return budget, 0.0, 0.0, 0.0
+    wanted = min(spend, max_spend)
+    c = min(budget / targeted, wanted)
+    charged = c * targeted
+    # B / N * N may differ from B by a rounding error, which is not money left over
+    acquisition = max(0.0, budget - charged) if c >= wanted else 0.0
+    return acquisition, c, charged, 0.0
+
+
+@njit(cache=True, inline="always")
+def ramp_share(month, start_share, end_share, ramp_months):
+    """Linear ramp: s_m = start + (end - start) m / M for m < M, then end (share)."""
+    if month >= ramp_months:
+        return end_share
+    if month <= 0:
+        return start_share
+    return start_share + (end_share - start_share) * month / ramp_months
+
+
+@njit(cache=True)
+def step_share(month, from_months, shares):
+    """Steps: the share of the last step with from_month <= m (share); dims (step,)."""
+    share = shares[0]
+    for i in range(len(from_months)):
+        if from_months[i] <= month:
+            share = shares[i]
+    return share
+
+
+@njit(cache=True, inline="always")
+def stage_share(observed, below_share, above_share, ramp_start, ramp_end):
+    """Stage rule on a value observed at the month start (customers or months; share).
+
+    ``below_share`` up to ``ramp_start``, ``above_share`` from ``ramp_end`` on, linear in
+    between; a threshold t is ramp_start = ramp_end = t (below it below_share, from it
+    on above_share).
+    """
+    if observed >= ramp_end:
+        return above_share
+    if observed <= ramp_start:
+        return below_share
+    return below_share + (above_share - below_share) * (observed - ramp_start) / (
+        ramp_end - ramp_start
+    )
+
+
+# How a month's share is decided (sim/engines/policy.py builds the month plan):
+PLANNED = 0  # known before the month (constant, schedule, stage by business age)
+STAGE_TARGETED = 1  # read from the targeted base at the month start
+TARGET_SPEND = 2  # a spend per targeted customer, the rest to acquisition
+
+
+@njit(cache=True, inline="always")
+def decide_month(rule, planned_share, budget, targeted, below_share, above_share, ramp_start,
+                 ramp_end, spend, max_spend, to_acquisition):  # fmt: skip
+    """The month's budget decision from what the shop observes at its start.
+
+    ``rule`` is :data:`PLANNED` (``planned_share``), :data:`STAGE_TARGETED`
+    (:func:`stage_share` of the targeted base) or :data:`TARGET_SPEND`
+    (:func:`target_spend_month`); ``targeted`` customers, money in currency per month.
+    Returns (the strategy's retention share of the budget, acquisition spend, c,
+    retention charged, unspent); for target_spend the share is charged / B (NaN at B = 0).
+    """
+    if rule == TARGET_SPEND:
+        acquisition, c, charged, unspent = target_spend_month(budget, spend, targeted, max_spend)
+        share = charged / budget if budget > 0.0 else np.nan
+        return share, acquisition, c, charged, unspent
+    share = planned_share
+    if rule == STAGE_TARGETED:
+        share = stage_share(float(targeted), below_share, above_share, ramp_start, ramp_end)
+    acquisition_budget, retention_budget = split_budget(budget, share)
+    acquisition, c, charged, unspent = month_spend(
+        acquisition_budget, retention_budget, targeted, max_spend, to_acquisition
+    )
+    return share, acquisition, c, charged, unspent
+
+
+@njit(cache=True, inline="always")
 def effective_split(acquisition_spend, retention_charged):
     """Retention spend over total spend (share); NaN when nothing is spent."""
     spent = acquisition_spend + retention_charged

@@ -25,11 +25,11 @@ from splitsim.engines.measures import (
     HorizonCustomers,
     finish_outcome,
 )
+from splitsim.engines.policy import ABOVE, BELOW, RAMP_END, RAMP_START, SPEND, month_plan
 from splitsim.model.economics import monthly_discount_factor
 from splitsim.model.outcome import CohortReplay, Outcome
 from splitsim.model.population import CustomerBase, draw_traits, fresh_base
 from splitsim.model.scenario import Scenario
-from splitsim.model.strategy import monthly_budget
 from splitsim.model.streams import WARMUP, ReplicateSeeds, ReusableStreams
 
 NAME = "simpy"
@@ -49,7 +49,7 @@ class Shop:
         self.rngs = rngs
         self.first_month = first_month
         self.months = months
-        self.retention_share = retention_share
+        self.plan = month_plan(scenario, first_month, months, retention_share)
         c = scenario.customers
         value = c.order_value
         self.lognormal = value.model == "lognormal"
@@ -101,17 +101,14 @@ class Shop:
         i = m - self.first_month
         self.index = i
         self.month_end = float(m + 1)
-        budget, share = monthly_budget(s, m, self.retention_share)
-        acquisition_budget, retention_budget = kernels.split_budget(budget, share)
         n = self.n
         targeted = int(np.count_nonzero(self.last_order[:n] >= m - s.retention.target_recency))
-        acquisition, c, charged, unspent = kernels.month_spend(
-            acquisition_budget,
-            retention_budget,
-            targeted,
-            s.retention.max_spend_per_customer,
+        plan, rule = self.plan, self.plan.rule
+        share, acquisition, c, charged, unspent = kernels.decide_month(
+            plan.rules[i], plan.shares[i], plan.budgets[i], targeted, rule[BELOW], rule[ABOVE],
+            rule[RAMP_START], rule[RAMP_END], rule[SPEND], s.retention.max_spend_per_customer,
             s.retention.unspent == "to_acquisition",
-        )
+        )  # fmt: skip
         effects = retention_effects(c, s.retention)
         self.month_discount = self.discount ** (i + 1)  # the month's cash falls at its end
         cal = kernels.calendar_index(s.start_month, m)
@@ -136,6 +133,7 @@ class Shop:
         r["retention_spend"][i] = charged
         r["retention_unspent"][i] = unspent
         r["effective_split"][i] = kernels.effective_split(acquisition, charged)
+        r["policy_share"][i] = share
         ceiling, cac0 = self.acq.ceiling, self.acq.cac0
         r["marginal_cac"][i] = kernels.marginal_paid_cost(acquisition, ceiling, cac0, room)
         paid_mean = kernels.paid_arrival_mean(acquisition, ceiling, cac0, room)

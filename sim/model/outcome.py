@@ -70,6 +70,12 @@ VARIABLES: dict[str, Variable] = {
     "effective_split": Variable(
         "month", "1", "Effective split: retention spend charged over total spend charged"
     ),
+    "policy_share": Variable(
+        "month",
+        "1",
+        "Retention share of the month's budget the strategy chose, before the per-customer "
+        "cap (target_spend: retention charged over the budget)",
+    ),
     "marginal_cac": Variable(
         "month",
         f"{CURRENCY} per customer",

@@ -14,7 +14,16 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+
+from splitsim.model.distributions import UncertainParameter
 
 # Plausibility caps: beyond them a replicate would not fit in memory or never finish.
 MAX_CUSTOMERS_PER_MONTH = 1.0e6
@@ -39,9 +48,13 @@ MAX_GAMMA_SHAPE = 1.0e6
 # key: longer lists are refused before their items are validated one by one.
 MAX_SPLITS = 1001
 MAX_SWEEP_VALUES = 1000
+# Keys of an [uncertain] table: a scenario has about 40 real-valued keys in all.
+MAX_UNCERTAIN_KEYS = 100
 # Characters of a scenario name (used for run folders, cut to 64) and description.
 MAX_NAME_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 2000
+# Characters of the currency label ("EUR", "$", "CHF"): a label, not a sentence.
+MAX_CURRENCY_LENGTH = 12
 
 
 @dataclass(frozen=True)
@@ -155,15 +168,175 @@ class Budget(Strict):
     )
 
 
+class ScheduleStep(Strict):
+    """One step of a schedule: from ``from_month`` on, the retention share is ``share``."""
+
+    from_month: int = Field(
+        ge=0, le=599, description="Model month the step starts (months; 0 = the first month)."
+    )
+    share: Share = Field(description="Retention share of the budget from that month on (share).")
+
+
+STRATEGY_KINDS = ("constant", "schedule", "stage", "target_spend")
+STAGE_OBSERVES = ("targeted", "age")
+# the keys each kind (or form of a kind) uses; the validator refuses the others
+STRATEGY_FORMS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "constant": (("retention_share",),),
+    "schedule": (("steps",), ("start_share", "end_share", "ramp_months")),
+    "stage": (
+        ("observe", "below_share", "above_share", "threshold"),
+        ("observe", "below_share", "above_share", "ramp_start", "ramp_end"),
+    ),
+    "target_spend": (("spend_per_customer",),),
+}
+STRATEGY_FORM_WORDS = {
+    "constant": "'retention_share'",
+    "schedule": "'steps' (a list of {from_month, share}, the first from month 0), or "
+    "'start_share', 'end_share' and 'ramp_months' (a linear ramp)",
+    "stage": "'observe', 'below_share', 'above_share' and either 'threshold' (a step) or "
+    "'ramp_start' and 'ramp_end' (linear between them)",
+    "target_spend": "'spend_per_customer'",
+}
+
+
 class Strategy(Strict):
-    kind: Literal["constant"] = Field(
-        "constant", description="How the split is chosen each month; 'constant' keeps one share."
+    """How the budget is split each month from month 0 on (the warm-up follows its history).
+
+    ``kind`` chooses the policy; each kind uses its own keys (:data:`STRATEGY_FORMS`) and
+    refuses the others, so that no key is silently ignored.
+    """
+
+    kind: Literal["constant", "schedule", "stage", "target_spend"] = Field(
+        "constant",
+        description="How the split is chosen each month: 'constant' (one share), 'schedule' "
+        "(share by month: steps or a linear ramp), 'stage' (share by what the shop observes "
+        "at the month start) or 'target_spend' (a fixed spend per targeted customer).",
     )
     retention_share: Share = Field(
         0.6,
-        description="Default retention share s of the budget (share, 0..1), used by "
-        "`run` and `facts`; sweeps replace it by the split grid.",
+        description="Default retention share s of the budget, used by `run` and `facts`; "
+        "sweeps replace it by the split grid (share; kind 'constant').",
     )
+    steps: Annotated[list[ScheduleStep], Field(min_length=1, max_length=600)] | None = Field(
+        None,
+        description="Schedule steps: from each step's from_month on, its share (kind "
+        "'schedule'; the first step from month 0, months increasing).",
+    )
+    start_share: Share | None = Field(
+        None, description="Ramp: retention share in month 0 (share; kind 'schedule')."
+    )
+    end_share: Share | None = Field(
+        None,
+        description="Ramp: retention share from month ramp_months on (share; kind 'schedule').",
+    )
+    ramp_months: int | None = Field(
+        None,
+        ge=1,
+        le=600,
+        description="Ramp: months from start_share to end_share, linear (months; kind 'schedule').",
+    )
+    observe: Literal["targeted", "age"] | None = Field(
+        None,
+        description="What the stage rule reads at the month start: 'targeted' (the targeted "
+        "base, customers) or 'age' (months since the business started, warm-up included) "
+        "(kind 'stage').",
+    )
+    below_share: Share | None = Field(
+        None,
+        description="Retention share while the observed value is below the threshold "
+        "(or at most ramp_start) (share; kind 'stage').",
+    )
+    above_share: Share | None = Field(
+        None,
+        description="Retention share once the observed value reaches the threshold (or "
+        "ramp_end) (share; kind 'stage').",
+    )
+    threshold: NonNegative | None = Field(
+        None,
+        description="Stage step: below it below_share, from it on above_share (customers or "
+        "months, as observed; kind 'stage').",
+    )
+    ramp_start: NonNegative | None = Field(
+        None,
+        description="Stage ramp: observed value up to which below_share holds (customers or "
+        "months; kind 'stage').",
+    )
+    ramp_end: NonNegative | None = Field(
+        None,
+        description="Stage ramp: observed value from which above_share holds, linear in "
+        "between (customers or months; kind 'stage').",
+    )
+    spend_per_customer: Money | None = Field(
+        None,
+        description="Retention spend per targeted customer a month, capped by "
+        "retention.max_spend_per_customer and by the budget; the rest of the budget goes "
+        "to acquisition (currency per customer per month; kind 'target_spend').",
+    )
+
+    @model_validator(mode="after")
+    def _keys_of_kind(self) -> Strategy:
+        forms = STRATEGY_FORMS[self.kind]
+        every = {key for form_keys in forms for key in form_keys}
+        given = {key for key in self.model_fields_set if key != "kind"}
+        given |= {
+            key
+            for key in ("steps", "start_share", "end_share", "ramp_months", "observe")
+            + ("below_share", "above_share", "threshold", "ramp_start", "ramp_end")
+            + ("spend_per_customer",)
+            if getattr(self, key) is not None
+        }
+        unused = sorted(given - every)
+        words = STRATEGY_FORM_WORDS[self.kind]
+        if unused:
+            raise ValueError(
+                f"kind '{self.kind}' does not use {', '.join(unused)}; it takes {words}"
+            )
+        if self.kind == "constant":
+            return self
+        complete = [f for f in forms if all(getattr(self, key) is not None for key in f)]
+        if not complete:
+            # the form whose own keys were given (else any), and what it still lacks
+            shared = set.intersection(*(set(f) for f in forms))
+            chosen = [f for f in forms if (set(f) - shared) & given] or list(forms)
+            missing = min(
+                ([key for key in f if getattr(self, key) is None] for f in chosen), key=len
+            )
+            raise ValueError(f"kind '{self.kind}' needs {', '.join(missing)}; it takes {words}")
+        if len(complete) > 1 or any(
+            getattr(self, key) is not None
+            for f in forms
+            if f not in complete
+            for key in f
+            if key not in complete[0]
+        ):
+            raise ValueError(f"kind '{self.kind}' takes one form: {words}")
+        if self.steps is not None:
+            months = [step.from_month for step in self.steps]
+            if months[0] != 0:
+                raise ValueError(
+                    f"steps: the first step starts at month {months[0]}; it must start at "
+                    "month 0 (the share before it would be undefined)"
+                )
+            for before, after in zip(months, months[1:], strict=False):
+                if after <= before:
+                    raise ValueError(
+                        f"steps: from_month {after} follows {before}; give the steps in "
+                        "increasing months, each month once"
+                    )
+        if self.ramp_start is not None and not self.ramp_end > self.ramp_start:
+            raise ValueError(
+                f"ramp_end {self.ramp_end:g} must be above ramp_start {self.ramp_start:g} "
+                "(for a step at one value, give 'threshold')"
+            )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _only_keys_of_kind(self, handler):
+        table = handler(self)
+        if self.kind != "constant":
+            # retention_share has a default; written out, it would be refused on reading
+            table.pop("retention_share", None)
+        return table
 
 
 class Acquisition(Strict):
@@ -632,6 +805,13 @@ class Scenario(Strict):
         max_length=MAX_DESCRIPTION_LENGTH,
         description="One line on what the scenario represents (printable).",
     )
+    currency: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_CURRENCY_LENGTH,
+        description="Label of the currency money is in, e.g. 'EUR' or '$', shown beside "
+        "amounts in reports (text; default: none, plain numbers).",
+    )
     horizon_months: int = Field(36, ge=1, le=600, description="Simulated horizon H (months).")
     start_month: int = Field(1, ge=1, le=12, description="Calendar month of month 0 (1..12).")
     budget: Budget
@@ -648,6 +828,24 @@ class Scenario(Strict):
         {},
         description="Extra swept parameters: dotted key -> list of values (at most 1000).",
     )
+    uncertain: Annotated[dict[str, UncertainParameter], Field(max_length=MAX_UNCERTAIN_KEYS)] = (
+        Field(
+            {},
+            description="Uncertain values: dotted key -> distribution, drawn per replicate in "
+            "sweeps (see splitsim.model.uncertainty).",
+        )
+    )
+
+    @model_validator(mode="after")
+    def _steps_within_horizon(self) -> Scenario:
+        steps = self.strategy.steps or []
+        late = [step.from_month for step in steps if step.from_month >= self.horizon_months]
+        if late:
+            raise ValueError(
+                f"strategy.steps: from_month {late[0]} is not before the horizon "
+                f"(horizon_months = {self.horizon_months}): that step would never apply"
+            )
+        return self
 
     @field_validator("name")
     @classmethod
@@ -660,6 +858,13 @@ class Scenario(Strict):
     @classmethod
     def _printable_description(cls, value: str) -> str:
         return check_text(value, "description")
+
+    @field_validator("currency")
+    @classmethod
+    def _printable_currency(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("currency must not be only whitespace; leave it out for none")
+        return value if value is None else check_text(value, "currency")
 
     @field_validator("sweep")
     @classmethod

@@ -19,6 +19,7 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
+from splitsim.model.distributions import DISTRIBUTIONS, describe, extreme_draws, support
 from splitsim.model.scenario import GammaRate, Scenario, cap_reason
 
 SET_SOURCE = "--set"
@@ -33,7 +34,12 @@ MAX_PROBLEMS = 30
 # Characters of one --set (or --sweep) text: a split grid at 0.001 steps takes about
 # 6,000; longer lists belong in the scenario file (and parsing megabytes takes seconds).
 MAX_OVERRIDE_LENGTH = 100_000
-NOT_SWEEPABLE = ("name", "description", "run", "sweep", "strategy.retention_share")
+NOT_SWEEPABLE = ("name", "description", "currency", "run", "sweep", "strategy.retention_share")
+# Keys that cannot take a distribution: besides those that cannot be swept, the
+# calendar and the horizon (whole numbers that shape the arrays) and the table itself.
+NOT_UNCERTAIN = (*NOT_SWEEPABLE, "uncertain", "horizon_months", "start_month")
+# Tables keyed by dotted keys (a value each), not nested scenario tables.
+KEYED_TABLES = ("sweep", "uncertain")
 # Swept values must not change the shape of the arrays every cell of a sweep shares.
 SHAPE_KEYS = ("horizon_months",)
 
@@ -107,7 +113,7 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     raw, origin = read_merged(Path(path))
     for text in overrides:
         key, value = parse_override(text)
-        if isinstance(value, Mapping) or key.split(".")[0] == "sweep":
+        if isinstance(value, Mapping) or key.split(".")[0] in KEYED_TABLES:
             set_dotted(raw, key, value)  # a table given whole replaces the table
         else:
             # the same rule as `extends`: a kind or model that switches the table's form
@@ -174,6 +180,34 @@ def read_merged(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, dict[s
     return merged, origin
 
 
+def source_files(path: str | Path) -> list[tuple[str, str]]:
+    """The scenario file and every file it ``extends``, as written (comments kept).
+
+    Returns (path, text) pairs in merge order: each file's parents before it, the file
+    given last, each file once. Read after :func:`load_scenario` accepted the chain.
+    """
+    found: list[tuple[str, str]] = []
+    seen: set[Path] = set()
+
+    def visit(file: Path, depth: int) -> None:
+        resolved = file.resolve()
+        if resolved in seen or depth > MAX_EXTENDS_DEPTH:
+            return
+        seen.add(resolved)
+        try:
+            text = file.read_text(encoding="utf-8")
+            parents = tomllib.loads(text).get("extends", [])
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            raise ScenarioError([f"{file}: cannot be read again: {err}"]) from None
+        for parent in [parents] if isinstance(parents, str) else parents:
+            if isinstance(parent, str):
+                visit(file.parent / parent, depth + 1)
+        found.append((str(file), text))
+
+    visit(Path(path), 1)
+    return found
+
+
 SWITCH_KEYS = ("kind", "model")
 
 
@@ -182,12 +216,17 @@ def deep_merge(base: dict, update: Mapping, _prefix: str = "") -> dict:
 
     A table that switches its ``kind`` or ``model`` (e.g. ``initial_base.kind = "none"``
     over a parent's warm-up) replaces the parent's table instead of merging with it,
-    because the other form's keys would not apply. A parent that leaves ``kind`` or
+    because the other form's keys would not apply. ``sweep`` and ``uncertain`` tables
+    are replaced whole. A parent that leaves ``kind`` or
     ``model`` out has the schema's default form. A rate table's mean-defining key
     replaces the others (:func:`replaced_rate_keys`).
     """
     for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(base.get(key), dict) and key != "sweep":
+        if (
+            isinstance(value, Mapping)
+            and isinstance(base.get(key), dict)
+            and key not in KEYED_TABLES
+        ):
             if _switches_form(base[key], value, f"{_prefix}{key}"):
                 base[key] = copy.deepcopy(dict(value))
             else:
@@ -303,12 +342,16 @@ def parse_override(
 
 
 def set_dotted(table: dict, key: str, value: Any) -> None:
-    """Set ``a.b.c`` in a nested dict, creating tables on the way."""
+    """Set ``a.b.c`` in a nested dict, creating tables on the way.
+
+    Under ``sweep`` and ``uncertain`` the rest of the key is one dotted key:
+    ``uncertain.budget.monthly`` sets ``table["uncertain"]["budget.monthly"]``.
+    """
     parts = key.split(".")
     node = table
     for part in parts[:-1]:
-        if part == "sweep" and node is table:
-            node = node.setdefault("sweep", {})
+        if part in KEYED_TABLES and node is table:
+            node = node.setdefault(part, {})
             node[".".join(parts[1:])] = value
             return
         child = node.get(part)
@@ -357,9 +400,136 @@ def validate(raw: dict, origin: Mapping[str, str], default_source: str) -> Scena
             except ScenarioError as err:
                 detail = "; ".join(p.split(": ", 2)[-1] for p in err.problems)
                 problems.append(f"{source}: sweep.{key}: value {shown(value)}: {detail}")
+    problems += uncertain_problems(scenario, origin, default_source)
     if problems:
         raise ScenarioError(problems)
     return scenario
+
+
+def uncertain_problems(
+    scenario: Scenario, origin: Mapping[str, str], default_source: str
+) -> list[str]:
+    """What is wrong with the scenario's ``[uncertain]`` table, one line per key.
+
+    A key may be uncertain when it is a real-valued key with a value in the scenario
+    (for a rate table, the form the file gives: ``fixed``, ``shape``, ``rate``,
+    ``orders_per_year`` or ``annual_churn``), is not swept, and is not in
+    :data:`NOT_UNCERTAIN`. Its distribution's whole support must be allowed: the
+    support's ends (:func:`splitsim.model.distributions.support`, infinite for an
+    untruncated normal) must lie within the key's own bounds (e.g. >= 0, <= 1; a
+    plausibility cap such as 1e15 on money bounds only the values drawn), and the
+    scenario must be valid with the key at the most extreme values a draw can give
+    (:func:`splitsim.model.distributions.extreme_draws`), which applies the checks
+    that involve other keys too (a mean rate below its cap, annual_churn below 1).
+    """
+    problems = []
+    table = scenario_table(scenario)
+    plain = scenario.model_copy(update={"uncertain": {}})
+    for key, parameter in scenario.uncertain.items():
+        source = _source_of(f"uncertain.{key}", origin, default_source)
+        where = f"{source}: uncertain.{cut(key)}"
+        if key in NOT_UNCERTAIN or key.startswith(tuple(p + "." for p in NOT_UNCERTAIN)):
+            problems.append(
+                f"{where}: cannot be uncertain (name, description, run, sweep and uncertain "
+                "settings, the horizon, the start month and the split are not drawn)"
+            )
+            continue
+        field = _field_for(key)
+        if field is None:
+            problems.append(f"{where}: {unknown_key_message(key)}")
+            continue
+        if key in scenario.sweep:
+            problems.append(
+                f"{where}: is also swept (sweep.{key}); a key is either swept over a grid "
+                "or drawn from a distribution, remove it from one of the two tables"
+            )
+            continue
+        try:
+            value = get_dotted(table, key)
+        except KeyError:
+            value = None
+        if value is None or isinstance(value, bool) or not _is_real(field.annotation):
+            problems.append(f"{where}: {_not_real(key, value, table)}")
+            continue
+        problem = _support_problem(plain, key, parameter, field)
+        if problem:
+            problems.append(f"{where}: {describe(parameter)} {problem}")
+    return problems
+
+
+def _support_problem(scenario: Scenario, key: str, parameter, field) -> str | None:
+    low, high = support(parameter)
+    lower, upper = _field_bounds(field)
+    if upper is not None and cap_reason(key) is not None:
+        upper = None  # a plausibility cap: only the values actually drawn must respect it
+    span = f"its support is [{low:g}, {high:g}]"
+    if lower is not None and low < lower[1]:
+        drawn = "is unbounded below" if low == -math.inf else f"can be drawn as low as {low:g}"
+        hint = "; truncate it with 'low'" if low == -math.inf else ""
+        return f"{drawn} ({span}), but {key} must be {lower[0]} {lower[1]:g}{hint}"
+    if upper is not None and high > upper[1]:
+        drawn = "is unbounded above" if high == math.inf else f"can be drawn as high as {high:g}"
+        hint = "; truncate it with 'high'" if high == math.inf else ""
+        return f"{drawn} ({span}), but {key} must be {upper[0]} {upper[1]:g}{hint}"
+    for end, value in zip(("lowest", "highest"), extreme_draws(parameter), strict=True):
+        try:
+            with_value(scenario, {key: value})
+        except ScenarioError as err:
+            detail = "; ".join(p.split(": ", 2)[-1] for p in err.problems)
+            return f"can draw {value:g} (the {end} value it draws), which is not allowed: {detail}"
+    return None
+
+
+def _field_bounds(field) -> tuple[tuple[str, float] | None, tuple[str, float] | None]:
+    """The tightest lower and upper bounds of a field's type, as (">=" or ">", bound)."""
+    lower: tuple[str, float] | None = None
+    upper: tuple[str, float] | None = None
+    for item in _constraints(field):  # annotated_types' Ge, Gt, Le and Lt
+        for name, symbol in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            value = getattr(item, name, None)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                continue
+            if name in ("ge", "gt"):
+                if lower is None or value > lower[1] or (value == lower[1] and name == "gt"):
+                    lower = (symbol, value)
+            elif upper is None or value < upper[1] or (value == upper[1] and name == "lt"):
+                upper = (symbol, value)
+    return lower, upper
+
+
+def _constraints(field) -> list:
+    found = list(field.metadata)
+    pending = [field.annotation]
+    while pending:
+        annotation = pending.pop()
+        for item in getattr(annotation, "__metadata__", ()):
+            found.extend(getattr(item, "metadata", [item]))
+        pending.extend(getattr(annotation, "__args__", ()))
+    return found
+
+
+def _is_real(annotation) -> bool:
+    if annotation is float:
+        return True
+    return any(_is_real(arg) for arg in getattr(annotation, "__args__", ()))
+
+
+def _not_real(key: str, value: Any, scenario_table: Mapping) -> str:
+    table, _, leaf = key.rpartition(".")
+    model = _model_at(table.split(".")) if table else None
+    if value is None and model is not None and issubclass(model, GammaRate):
+        given = sorted(get_dotted(scenario_table, table))
+        return (
+            f"has no value in this scenario, which gives {table} as {', '.join(given)}; a "
+            f"rate is drawn in the form the scenario gives it, so draw one of those or "
+            f"write {table} with '{leaf}'"
+        )
+    if value is None:
+        return "has no value in this scenario (set it to draw it)"
+    return (
+        f"is {shown(value)}, not a real number; only real-valued keys can be uncertain "
+        "(whole numbers, text and lists cannot)"
+    )
 
 
 def with_value(scenario: Scenario, values: Mapping[str, Any]) -> Scenario:
@@ -407,7 +577,7 @@ def format_errors(
         source = _source_of(key, origin, default_source)
         kind = e["type"]
         if kind == "extra_forbidden":
-            lines[f"{source}: {cut(key)}: {unknown_key_message(key)}"] = None
+            lines[f"{source}: {cut(key)}: {_unknown_key(key, e['loc'])}"] = None
             continue
         if kind == "missing":
             lines[f"{source}: {cut(key)}: required key is missing"] = None
@@ -429,19 +599,38 @@ def format_errors(
     return list(lines)
 
 
+def _unknown_key(key: str, loc: tuple) -> str:
+    """:func:`unknown_key_message`, or for an ``[uncertain]`` entry its distribution's keys."""
+    if len(loc) == 4 and loc[0] == "uncertain" and str(loc[2]) in DISTRIBUTIONS:
+        allowed = sorted(DISTRIBUTIONS[str(loc[2])].model_fields)
+        return _did_you_mean(str(loc[3]), allowed, f"allowed for {loc[2]}")
+    return unknown_key_message(key)
+
+
+def _did_you_mean(leaf: str, allowed: list[str], where: str = "allowed here") -> str:
+    close = difflib.get_close_matches(leaf, allowed, n=1, cutoff=0.6) if len(leaf) < 100 else []
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown key '{cut(leaf)}'{hint} ({where}: {', '.join(allowed)})"
+
+
 def unknown_key_message(key: str) -> str:
     """Explain an unknown dotted key, with a did-you-mean among the allowed names."""
     *parents, leaf = key.split(".")
     model = _model_at(parents)
     allowed = sorted(model.model_fields) if model is not None else []
-    close = difflib.get_close_matches(leaf, allowed, n=1, cutoff=0.6) if len(leaf) < 100 else []
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"unknown key '{cut(leaf)}'{hint} (allowed here: {', '.join(allowed)})"
+    return _did_you_mean(leaf, allowed)
 
 
 def scenario_table(scenario: Scenario) -> dict:
-    """The scenario as a plain nested dict without unset optional values."""
-    return scenario.model_dump(mode="python", exclude_none=True)
+    """The scenario as a plain nested dict without unset optional values.
+
+    An empty ``uncertain`` table is left out, so that a scenario without one has the
+    same text (and hash) as before the table existed.
+    """
+    table = scenario.model_dump(mode="python", exclude_none=True)
+    if not table.get("uncertain"):
+        table.pop("uncertain", None)
+    return table
 
 
 def scenario_toml(scenario: Scenario) -> str:
@@ -496,6 +685,8 @@ def _model_type(annotation) -> type[BaseModel] | None:
 
 def _is_union_tag(part) -> bool:
     text = str(part)
+    if text in DISTRIBUTIONS:  # the tag of an [uncertain] entry's distribution
+        return True
     return text in ("SplitRange", "float", "int", "str", "bool", "list[float]") or text.startswith(
         ("list[", "constrained-", "function-")
     )

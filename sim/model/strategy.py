@@ -1,20 +1,56 @@
-"""Budget strategies: the total budget B_m and the retention share s_m of each month."""
+"""Budget strategies: what a strategy needs from the scenario besides its own keys.
+
+The month-by-month plan both engines follow is built in
+:mod:`splitsim.engines.policy` from the shared formulas of
+:mod:`splitsim.engines.kernels`; here are the model's rules around it.
+"""
 
 from __future__ import annotations
 
-from splitsim.model.scenario import Scenario
+import math
+
+from splitsim.model.scenario import Scenario, Strategy
 
 
-def monthly_budget(scenario: Scenario, month: int, retention_share: float) -> tuple[float, float]:
-    """(B_m, s_m) for model month ``month``; warm-up months (< 0) follow the history.
+def takes_split(strategy: Strategy) -> bool:
+    """True for the kind whose share is the split under study (``constant``).
+
+    The split grid of a sweep (``run.splits``), ``run --split`` and the default
+    ``strategy.retention_share`` set the share of the ``constant`` kind only; the other
+    kinds set the share each month themselves, and a sweep of them has one split,
+    NaN, in its split dimension.
+    """
+    return strategy.kind == "constant"
+
+
+def business_age(scenario: Scenario, month: int) -> int:
+    """Months since the business started at the start of model month ``month`` (months).
+
+    A warm-up of W months started the business W months before month 0; without one
+    (a new business, or a fresh base of unknown age) it starts at month 0.
+    """
+    base = scenario.initial_base
+    return month + (base.months if base.kind == "warmup" else 0)
+
+
+def strategy_split(scenario: Scenario, split: float | None = None) -> float:
+    """The split to simulate ``scenario`` at: a share for ``constant``, else NaN.
 
     Parameters
     ----------
-    scenario : the scenario (budget and initial base).
-    month : model month, negative in the warm-up.
-    retention_share : the split under study, used from month 0 on (constant strategy).
+    split : a retention share chosen by the user (share); None takes the scenario's
+        ``strategy.retention_share`` for the constant kind.
+
+    Raises
+    ------
+    ValueError : a split given for a kind that sets its own share.
     """
-    if month < 0:
-        base = scenario.initial_base
-        return base.budget, base.retention_share
-    return scenario.budget.monthly, retention_share
+    strategy = scenario.strategy
+    if takes_split(strategy):
+        return strategy.retention_share if split is None else split
+    if split is not None and not math.isnan(split):
+        raise ValueError(
+            f"a split ({split:g}) applies to strategy.kind 'constant' only; kind "
+            f"'{strategy.kind}' sets the share each month from its own keys"
+        )
+    return math.nan

@@ -246,6 +246,15 @@ def write_plots(
     return written
 
 
+def save_figures(
+    run_dir: str | os.PathLike, figures: Sequence[tuple[str, Figure]], fmt: str = "png"
+) -> list[Path]:
+    """Write (file stem, Figure) pairs into ``run_dir/plots/``; return the files written."""
+    folder = Path(run_dir) / PLOTS_DIR
+    folder.mkdir(exist_ok=True)
+    return [save_figure(fig, folder / f"{stem}.{check_format(fmt)}", fmt) for stem, fig in figures]
+
+
 def cell_slug(cell: dict[str, Any]) -> str:
     """A file-name-safe text of a cell: 'customers.churn_hazard.rate=2.7'."""
     text = "_".join(f"{key}={value}" for key, value in cell.items())

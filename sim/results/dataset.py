@@ -29,9 +29,12 @@ from splitsim.sweep.chunks import ChunkTask
 from splitsim.model.outcome import VARIABLES
 from splitsim.model.parameter_labels import first_clause, parameter_meaning, schema_field, units_in
 from splitsim.model.scenario import Scenario
-from splitsim.sweep.plan import SweepPlan
+from splitsim.sweep.plan import POINT, SweepPlan
 
 SPLIT, REPLICATE, MONTH, COHORT = "split", "replicate", "month", "cohort"
+POINT_ROLE = "point_role"
+# attr of a point design's dataset: the design as JSON text (see splitsim.sweep.plan.PointDesign)
+DESIGN_ATTR = "point_design"
 SIMULATED = "simulated"  # an adaptive search's mask: see stopped_early
 CORE_DIMS = (SPLIT, REPLICATE, MONTH, COHORT)
 TRAILING_DIMS = {"month": (MONTH,), "cohort_month": (COHORT, MONTH), "replicate": ()}
@@ -71,10 +74,15 @@ def build_dataset(
         for name, var in VARIABLES.items()
     }
     horizon = plan.scenario.horizon_months
-    coords = {
-        key: xr.Variable(key, _coordinate_values(values), attrs=parameter_attrs(key, plan.scenario))
-        for key, values in plan.swept.items()
-    }
+    if plan.design is not None:
+        coords = design_coordinates(plan)
+    else:
+        coords = {
+            key: xr.Variable(
+                key, _coordinate_values(values), attrs=parameter_attrs(key, plan.scenario)
+            )
+            for key, values in plan.swept.items()
+        }
     coords[SPLIT] = xr.Variable(
         SPLIT,
         np.asarray(plan.splits, dtype=np.float64),
@@ -102,6 +110,29 @@ def build_dataset(
         attrs={"long_name": "Arrival month of the cohort (-1 = initial base)", "units": "month"},
     )
     return xr.Dataset(data_vars, coords, attrs=provenance_attrs(plan, command_line))
+
+
+def design_coordinates(plan: SweepPlan) -> dict[str, xr.Variable]:
+    """Coordinates of a point design: the point index, each key's value and each role, by point."""
+    design = plan.design
+    values = np.asarray(design.values, dtype=np.float64)
+    coords = {
+        POINT: xr.Variable(
+            POINT,
+            np.arange(len(design), dtype=np.int64),
+            attrs={"long_name": "Point of the design (one set of assumptions)", "units": "1"},
+        ),
+        POINT_ROLE: xr.Variable(
+            POINT,
+            np.asarray(design.roles, dtype=str),
+            attrs={"long_name": "What the point is for (the sampler's, or a tornado end)"},
+        ),
+    }
+    for column, key in enumerate(design.keys):
+        coords[key] = xr.Variable(
+            POINT, values[:, column], attrs=parameter_attrs(key, plan.scenario)
+        )
+    return coords
 
 
 def variable_shapes(plan: SweepPlan) -> dict[str, tuple[int, ...]]:
@@ -168,7 +199,7 @@ def chunk_region(
 
 def provenance_attrs(plan: SweepPlan, command_line: str = "") -> dict[str, Any]:
     """Where the results came from: scenario text and hash, seed, engine, versions."""
-    return {
+    attrs = {
         "title": f"splitsim sweep of scenario '{plan.scenario.name}'",
         "scenario_toml": plan.scenario_toml,
         "scenario_hash": plan.scenario_hash,
@@ -181,6 +212,9 @@ def provenance_attrs(plan: SweepPlan, command_line: str = "") -> dict[str, Any]:
         "python_version": platform.python_version(),
         "command_line": command_line,
     }
+    if plan.design is not None:
+        attrs[DESIGN_ATTR] = plan.design.text()
+    return attrs
 
 
 def stopped_early(ds: xr.Dataset) -> bool:

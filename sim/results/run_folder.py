@@ -77,6 +77,15 @@ class SweepResult:
     summary: SweepSummary
 
 
+@dataclass(frozen=True)
+class ScenarioSources:
+    """The scenario files a sweep was given, as written: (path, text) in merge order
+    (parents first), and the ``--set`` overrides applied after them."""
+
+    files: list[tuple[str, str]]
+    overrides: tuple[str, ...] = ()
+
+
 class ResumeRefused(ValueError):
     """A resume that could not reproduce the interrupted run; ``str()`` says why."""
 
@@ -87,7 +96,8 @@ class SweepTooLarge(ValueError):
 
 def resume_command(run_dir: Path) -> str:
     """The command that finishes (or redoes) the sweep of ``run_dir``."""
-    return f"splitsim sweep {Path(run_dir) / store.SCENARIO_FILE} --resume {run_dir}"
+    command = "sensitivity" if (Path(run_dir) / store.DESIGN_FILE).is_file() else "sweep"
+    return f"splitsim {command} {Path(run_dir) / store.SCENARIO_FILE} --resume {run_dir}"
 
 
 class SweepInterrupted(Exception):
@@ -174,13 +184,22 @@ class RunFolder:
         block_size: int,
         store_format: str,
         command_line: str = "",
+        sources: ScenarioSources | None = None,
     ) -> RunFolder:
-        """A new folder under ``root``: locked, with scenario.toml, manifest and store."""
+        """A new folder under ``root``: locked, with scenario.toml, manifest and store.
+
+        ``sources`` (the scenario files as written and the overrides) are kept in
+        scenario_sources.json, for the report's table of assumptions and their sources.
+        """
         path = store.create_run_folder(root, store.sanitize_run_name(plan.scenario.name))
         lock = _lock(path)
         folder = cls(path, store_format, block_size, lock)
         try:
             store.write_run_text(path, store.SCENARIO_FILE, plan.scenario_toml)
+            if sources is not None:
+                store.write_scenario_sources(path, sources.files, sources.overrides)
+            if plan.design is not None:
+                store.write_run_text(path, store.DESIGN_FILE, plan.design.text())
             tasks = chunk_tasks(plan, block_size)
             folder.chunks.write_manifest(_manifest(plan, block_size, len(tasks), store_format))
             if store_format == "zarr":
@@ -274,6 +293,7 @@ def run_sweep(
     handle_signals: bool = True,
     store_format: str | None = None,
     objective: str = "mean",
+    sources: ScenarioSources | None = None,
 ) -> SweepResult:
     """Run a sweep into a new run folder under ``out``, or finish the one in ``resume``.
 
@@ -287,6 +307,7 @@ def run_sweep(
         into it as it finishes; memory stays bounded by the chunks in flight). None on
         resume means the format the run was started with.
     objective : what the summary's best split maximizes (see :mod:`splitsim.results.summary`).
+    sources : the scenario files as written, kept in a new run folder (not on resume).
 
     Raises
     ------
@@ -327,6 +348,7 @@ def run_sweep(
                     block_size=default_block_size(plan) if block_size is None else block_size,
                     store_format=store_format,
                     command_line=command_line,
+                    sources=sources,
                 )
             with folder:
                 return _run_in(folder, plan, executor, jobs, progress, command_line, objective)
@@ -528,6 +550,12 @@ def check_resumable(plan: SweepPlan, run_dir: Path, chunk_store) -> dict:
             f"{plan.scenario_hash[:12]}); the folder was changed by hand: start the sweep again"
         )
     expected = _manifest(plan, manifest.get("block_size"), None, None)
+    if manifest.get("design_digest") != expected["design_digest"]:
+        raise ResumeRefused(
+            f"cannot resume {run_dir}: it was started with another point design (other "
+            "keys, method, sample size or seed); resume with the run's own scenario and "
+            f"no other options: {resume_command(run_dir)}"
+        )
     for name in ("format", "versions"):
         if manifest.get(name) != expected[name]:
             raise ResumeRefused(
@@ -590,6 +618,7 @@ def _manifest(plan: SweepPlan, block_size, chunks, store_format) -> dict:
         "format": MANIFEST_FORMAT,
         "store": store_format,
         "scenario_hash": plan.scenario_hash,
+        "design_digest": plan.design.digest if plan.design is not None else None,
         "block_size": block_size,
         "chunks": chunks,
         "versions": {"splitsim": __version__, "numpy": np.__version__},

@@ -12,6 +12,11 @@ A run folder holds::
     summary.csv     per-split summary, one row per cell and split
     summary.md      the same as Markdown tables
     weekly.csv      a backtest's weekly series (backtest folders hold no scenario or dataset)
+    scenario_sources.json  the scenario files as written (comments kept), extends included
+    report.html     the one-page report (splitsim.report)
+    design.json     a sensitivity run's point design (its cells are points, not a grid)
+    sensitivity.nc  a sensitivity run's indices, per-point outcomes and discovery rules
+    sensitivity.md  the same as Markdown tables
     plots/          the run's figures (written by splitsim.plots.files)
     partial/        finished chunks of an unfinished sweep (removed when complete): one
                     .npz each, or with Zarr the growing results.zarr and one .done each
@@ -35,9 +40,10 @@ import xarray as xr
 
 from splitsim.model.outcome import VARIABLES
 from splitsim.model.scenario_files import ScenarioError, scenario_from_toml, scenario_hash
-from splitsim.results.dataset import PROVENANCE_ATTRS, swept_dims
+from splitsim.results.dataset import DESIGN_ATTR, PROVENANCE_ATTRS, swept_dims
 from splitsim.sweep.chunks import CHUNK_PREFIX
 from splitsim.sweep.executors import MissingExtra
+from splitsim.sweep.plan import POINT
 
 RESULTS_FILE = "results.nc"
 RESULTS_ZARR = "results.zarr"
@@ -48,6 +54,13 @@ SCENARIO_FILE = "scenario.toml"
 SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
 WEEKLY_CSV = "weekly.csv"
+SOURCES_FILE = "scenario_sources.json"
+SOURCES_FORMAT = 1
+REPORT_FILE = "report.html"
+REPORT_SUFFIXES = (".html", ".htm")
+DESIGN_FILE = "design.json"
+SENSITIVITY_FILE = "sensitivity.nc"
+SENSITIVITY_MD = "sensitivity.md"
 PARTIAL_DIR = "partial"
 MANIFEST_FILE = "manifest.json"
 TEMP_SUFFIX = ".tmp"
@@ -183,16 +196,138 @@ def write_text(path: Path, text: str) -> None:
 
 def write_run_text(run_dir: Path, name: str, text: str) -> Path:
     """Write one of the run's text files (scenario, summaries, weekly series) atomically."""
-    if name not in (SCENARIO_FILE, SUMMARY_CSV, SUMMARY_MD, WEEKLY_CSV):
+    if name not in (
+        SCENARIO_FILE,
+        SUMMARY_CSV,
+        SUMMARY_MD,
+        WEEKLY_CSV,
+        DESIGN_FILE,
+        SENSITIVITY_MD,
+    ):
         raise ValueError(f"not a run text file: {name!r}")
     path = Path(run_dir) / name
     write_text(path, text)
     return path
 
 
+def write_scenario_sources(
+    run_dir: Path, files: list[tuple[str, str]], overrides: list[str] | tuple[str, ...] = ()
+) -> Path:
+    """Keep the scenario files as written (their comments name each value's source).
+
+    Parameters
+    ----------
+    files : (path as read, text) of the scenario file and every file it ``extends``, in
+        merge order: parents first, the file given last.
+    overrides : the ``--set`` texts applied after the files.
+    """
+    record = {
+        "format": SOURCES_FORMAT,
+        "files": [{"path": str(path), "text": text} for path, text in files],
+        "overrides": list(overrides),
+    }
+    path = Path(run_dir) / SOURCES_FILE
+    write_text(path, json.dumps(record, indent=1, ensure_ascii=False))
+    return path
+
+
+def read_scenario_sources(run_dir: str | os.PathLike) -> dict | None:
+    """The run's scenario files as written (see :func:`write_scenario_sources`).
+
+    Returns None when the run kept none (made by the Python API from a Scenario object,
+    or before the file existed) or when it is damaged: the sources are a courtesy to
+    the reader, never needed to use the results.
+    """
+    path = Path(run_dir) / SOURCES_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = record.get("files") if isinstance(record, dict) else None
+    if record.get("format") != SOURCES_FORMAT or not isinstance(files, list):
+        return None
+    if not all(
+        isinstance(f, dict) and isinstance(f.get("path"), str) and isinstance(f.get("text"), str)
+        for f in files
+    ):
+        return None
+    overrides = record.get("overrides", [])
+    if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+        overrides = []
+    return {"files": files, "overrides": overrides}
+
+
+def report_path(path: str | os.PathLike, what: str = "-o") -> Path:
+    """Check where a report goes: an .html file in an existing folder, no '..' parts."""
+    target = check_path(path, what)
+    if target.suffix.lower() not in REPORT_SUFFIXES:
+        raise RunFolderError(f"{what} {str(target)!r}: the report must end in .html")
+    if target.is_dir():
+        raise RunFolderError(f"{what} {str(target)!r} is a folder; give a file name ending in .html")
+    if not target.parent.is_dir():
+        raise RunFolderError(
+            f"{what} {str(target)!r}: folder {str(target.parent)!r} does not exist (create it first)"
+        )
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise RunFolderError(
+            f"{what} {str(target)!r}: cannot write in {str(target.parent)!r} (read-only or no "
+            "permission)"
+        )
+    return target
+
+
+def write_report(path: str | os.PathLike, html: str) -> Path:
+    """Write a report (HTML text) atomically to a path checked by :func:`report_path`."""
+    target = report_path(path)
+    write_text(target, html)
+    return target
+
+
+def read_run_file(run_dir: str | os.PathLike, name: str) -> bytes | None:
+    """The bytes of a file inside a run folder (e.g. ``plots/tracking.png``); None if absent.
+
+    ``name`` is a relative path without '..' parts.
+    """
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise ValueError(f"not a file inside a run folder: {name!r}")
+    try:
+        return (Path(run_dir) / relative).read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
 def read_run_scenario(run_dir: Path) -> str:
     """The resolved scenario TOML text stored in a run folder."""
     return (Path(run_dir) / SCENARIO_FILE).read_text(encoding="utf-8")
+
+
+def read_run_design(run_dir: Path) -> str | None:
+    """The point design (JSON text) stored in a sensitivity run folder; None in a sweep's."""
+    path = Path(run_dir) / DESIGN_FILE
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def write_sensitivity(run_dir: Path, ds: xr.Dataset) -> Path:
+    """Write a sensitivity run's analysis dataset (indices, outcomes, rules); replaces an older one.
+
+    The analysis is a pure function of the run's results.nc, so writing it again (after
+    an interruption between the two files) gives the same file.
+    """
+    return write_dataset(ds, Path(run_dir) / SENSITIVITY_FILE)
+
+
+def read_sensitivity(run_dir: str | os.PathLike) -> xr.Dataset:
+    """A sensitivity run's analysis dataset, read into memory.
+
+    Raises
+    ------
+    RunFolderError : the folder has no sensitivity.nc.
+    """
+    path = check_path(run_dir, "run folder") / SENSITIVITY_FILE
+    if not path.is_file():
+        raise RunFolderError(f"{str(path.parent)!r} has no {SENSITIVITY_FILE}")
+    return read_dataset(path)
 
 
 # -- datasets ----------------------------------------------------------------------------
@@ -311,10 +446,9 @@ def check_provenance(ds: xr.Dataset, source: str = "dataset") -> None:
     if absent:
         problems.append(f"variables missing: {', '.join(absent)}")
     else:
-        if swept_dims(ds) != list(scenario.sweep):
-            problems.append(
-                f"swept dims {swept_dims(ds)} but the scenario sweeps {list(scenario.sweep)}"
-            )
+        expected = [POINT] if DESIGN_ATTR in ds.attrs else list(scenario.sweep)
+        if swept_dims(ds) != expected:
+            problems.append(f"swept dims {swept_dims(ds)} but the scenario sweeps {expected}")
         if not np.array_equal(ds["split"].values, np.asarray(run.split_grid(), dtype=float)):
             problems.append("split coordinate differs from the scenario's split grid")
         if ds.sizes.get("replicate") != run.replicates:

@@ -54,6 +54,13 @@ CVAR_LEVEL = 0.05
 # the months with someone to target (mean over replicates): more split buys no more
 # retention there. (Months with no one to target, e.g. a new shop's first, do not count.)
 SATURATION_MONTHS = 0.5
+# Acquisition is "saturated" at a split that reaches this share of its paid ceiling.
+SATURATED_CEILING_SHARE = 0.9
+# "Too few replicates": the 95 % interval of the best split's P(best) is wider than +-this.
+P_BEST_HALF_WIDTH = 0.05
+# "Grid too coarse": the best split's neighbours are further apart than 2 x this and both
+# clearly worse (more than NEAR_OPTIMAL_SHARE below the best's mean).
+FINE_GRID_STEP = 0.01
 
 COLUMNS = {
     "decision_mean": "mean",
@@ -128,6 +135,17 @@ class CellSummary:
     best_by_terminal_value: dict[str, float] = field(default_factory=dict)
     saturation_split: float | None = None  # lowest split whose retention is capped
     verdicts: list[str] = field(default_factory=list)
+    recommendation: str = ""  # the decision in one plain sentence (see recommendation_text)
+    warnings: list[str] = field(default_factory=list)  # the verdicts a reader must not miss
+
+    def regret_of(self, split: float) -> float:
+        """Mean decision metric of the best split minus that of ``split`` (currency);
+        NaN when ``split`` is not on the grid. The rules' regrets are computed so too."""
+        hits = np.flatnonzero(np.abs(self.table.index.to_numpy() - split) <= SPLIT_TOLERANCE)
+        if not hits.size:
+            return float("nan")
+        means = self.table["decision_mean"].to_numpy()
+        return float(means[self.table.index.get_loc(self.best_split)] - means[hits[0]])
 
 
 @dataclass(frozen=True)
@@ -149,9 +167,8 @@ class SweepSummary:
         for cell in self.cells:
             table = cell.table.reset_index()
             table.insert(len(table.columns), "is_best", table[SPLIT] == cell.best_split)
-            table.insert(
-                len(table.columns), "near_optimal", table[SPLIT].isin(cell.near_optimal)
-            )
+            table.insert(len(table.columns), "near_optimal", table[SPLIT].isin(cell.near_optimal))
+            table.insert(len(table.columns), "recommendation", cell.recommendation)
             for position, (key, value) in enumerate(cell.cell.items()):
                 table.insert(position, key, value)
             parts.append(table)
@@ -172,7 +189,9 @@ def summarize(ds: xr.Dataset, objective: str = "mean") -> SweepSummary:
         cell_ds = ds[names].isel(selection).load()
         values = {d: _plain(cell_ds[d].item()) for d in dims}
         cells.append(
-            summarize_cell(cell_ds, values, scenario=_cell_scenario(scenario, values), objective=objective)
+            summarize_cell(
+                cell_ds, values, scenario=_cell_scenario(scenario, values), objective=objective
+            )
         )
     return SweepSummary(
         scenario_name=scenario.name,
@@ -250,7 +269,9 @@ def summarize_cell(
         ("optimal_care", "terminal_optimal_care"),
     ):
         if variable in ds:
-            by_terminal[convention] = float(splits[np.argmax((npv + _by_split(ds, variable)).mean(axis=1))])
+            by_terminal[convention] = float(
+                splits[np.argmax((npv + _by_split(ds, variable)).mean(axis=1))]
+            )
     by_terminal["none"] = float(splits[np.argmax(npv.mean(axis=1))])
 
     saturation = None
@@ -259,17 +280,85 @@ def summarize_cell(
         saturation = float(splits[capped[0]]) if capped.size else None
 
     regrets = _regrets(splits, means, best, scenario)
+    every_split_loses = bool(means.max() < 0)
+    near = near_optimal_splits(metric, splits, int(np.argmax(means)))
+    precision = _precision_warnings(splits, table["p_best"].to_numpy(), best, metric, near)
     summary = CellSummary(
         cell=dict(cell or {}),
         table=table,
         best_split=best_split,
         regrets=regrets,
         objective=objective,
-        near_optimal=near_optimal_splits(metric, splits, int(np.argmax(means))),
+        near_optimal=near,
         best_by_terminal_value=by_terminal,
         saturation_split=saturation,
+        recommendation=recommendation_text(best_split, scenario, every_split_loses),
     )
-    return _with_verdicts(summary, scenario)
+    return _with_verdicts(summary, scenario, precision)
+
+
+def format_money(amount: float, currency: str | None = None, decimals: int = 0) -> str:
+    """An amount with thousands separators and the scenario's currency label.
+
+    A one-character symbol goes in front ("$2,500", "-€120"), a code behind
+    ("2,500 EUR"); no label gives the plain number ("2,500"). NaN gives "-".
+
+    Parameters
+    ----------
+    amount : the amount (currency).
+    currency : the scenario's ``currency`` label, or None.
+    decimals : digits after the decimal point.
+    """
+    if amount is None or not math.isfinite(amount):
+        return "-"
+    number = f"{abs(amount):,.{decimals}f}"
+    sign = "-" if amount < 0 and float(number.replace(",", "")) != 0 else ""
+    if not currency:
+        return f"{sign}{number}"
+    if len(currency) == 1 and not currency.isalnum():
+        return f"{sign}{currency}{number}"
+    return f"{sign}{number} {currency}"
+
+
+def split_percent(split: float) -> str:
+    """A retention share as a percentage: 0.25 -> "25 %", 0.125 -> "12.5 %"."""
+    return f"{round(100 * split, 8):g} %"
+
+
+def recommendation_text(
+    best_split: float, scenario: Scenario | None, every_split_loses: bool = False
+) -> str:
+    """The decision in one plain sentence, e.g. "Put 25 % of the 10,000 a month into
+    retention (2,500 a month) and the rest into acquisition."
+
+    Parameters
+    ----------
+    best_split : the cell's best split (share to retention).
+    scenario : the cell's scenario (its budget and currency label); None: "the budget".
+    every_split_loses : every split's mean decision metric is below 0 (said first).
+    """
+    share = split_percent(best_split)
+    if scenario is None:
+        sentence = f"Put {share} of the budget into retention and the rest into acquisition."
+    else:
+        currency = scenario.currency
+        budget = scenario.budget.monthly
+        whole = format_money(budget, currency)
+        if budget <= 0:
+            return "The budget is 0 a month: there is nothing to split."
+        if best_split <= SPLIT_TOLERANCE:
+            sentence = f"Put all of the {whole} a month into acquisition, none into retention."
+        elif best_split >= 1 - SPLIT_TOLERANCE:
+            sentence = f"Put all of the {whole} a month into retention, none into acquisition."
+        else:
+            part = format_money(best_split * budget, currency)
+            sentence = (
+                f"Put {share} of the {whole} a month into retention ({part} a month) and "
+                "the rest into acquisition."
+            )
+    if every_split_loses:
+        return f"Every split loses money; the least bad: {sentence[0].lower()}{sentence[1:]}"
+    return sentence
 
 
 def probability_best(metric: np.ndarray) -> np.ndarray:
@@ -433,11 +522,76 @@ def _regrets(
     return regrets
 
 
-def _with_verdicts(summary: CellSummary, scenario: Scenario | None) -> CellSummary:
-    """Plain sentences on what decides this cell, at its best split."""
+def _precision_warnings(
+    splits: np.ndarray,
+    p_best: np.ndarray,
+    best: int,
+    metric: np.ndarray,
+    near: list[float],
+) -> list[str]:
+    """Whether the sweep is precise enough: replicates for P(best), grid around the best.
+
+    P(best) of the best split is a binomial share of R replicates; its 95 % interval
+    half-width is about 1.96 sqrt(p (1 - p) / (R + 4)) with the Agresti-Coull p = (R p +
+    2) / (R + 4) (so that a share of 0 or 1 out of few replicates is not taken as
+    certain). Wider than :data:`P_BEST_HALF_WIDTH`: too few replicates. The grid is too
+    coarse when neither neighbour of the best split is near-optimal and both lose more
+    than :data:`NEAR_OPTIMAL_SHARE` of its mean (the best lies somewhere between them),
+    too narrow when the best is at an end of the grid that is not 0 or 1.
+    """
+    warnings = []
+    replicates = metric.shape[1]
+    p = (replicates * p_best[best] + 2) / (replicates + 4)
+    half = 1.96 * math.sqrt(p * (1 - p) / (replicates + 4))
+    if half > P_BEST_HALF_WIDTH:
+        needed = math.ceil(p * (1 - p) * (1.96 / P_BEST_HALF_WIDTH) ** 2)
+        warnings.append(
+            f"Too few replicates: with {replicates:,}, P(best) of the best split "
+            f"({p_best[best]:.2f}) is known only to about +-{half:.2f}; about {needed:,} "
+            f"replicates give +-{P_BEST_HALF_WIDTH:.2f} (--replicates {needed})."
+        )
+    order = np.argsort(splits)
+    position = int(np.flatnonzero(order == best)[0])
+    ordered = splits[order]
+    if len(ordered) > 1:
+        low, high = ordered[max(position - 1, 0)], ordered[min(position + 1, len(ordered) - 1)]
+        at_edge = position in (0, len(ordered) - 1)
+        edge = ordered[position]
+        if at_edge and SPLIT_TOLERANCE < edge < 1 - SPLIT_TOLERANCE:
+            warnings.append(
+                f"Grid too narrow: the best split {edge:g} is at the edge of the grid "
+                f"({ordered[0]:g} to {ordered[-1]:g}); the best may lie beyond it: widen "
+                "--splits."
+            )
+        elif not at_edge and high - low > 2 * FINE_GRID_STEP:
+            means = metric.mean(axis=1)
+            gap = min(
+                means[best] - means[order[position - 1]], means[best] - means[order[position + 1]]
+            )
+            neighbours_near = any(abs(n - x) <= SPLIT_TOLERANCE for n in near for x in (low, high))
+            if gap > NEAR_OPTIMAL_SHARE * abs(means[best]) and not neighbours_near:
+                step = (high - low) / 10
+                warnings.append(
+                    f"Grid too coarse: both neighbours of the best split ({low:g} and "
+                    f"{high:g}) lose more than {100 * NEAR_OPTIMAL_SHARE:g} % of its mean, so the "
+                    f"best lies somewhere between them: a finer grid there, e.g. --splits "
+                    f"{low:g}:{high:g}:{step:.3g}, places it more precisely."
+                )
+    return warnings
+
+
+def _with_verdicts(
+    summary: CellSummary, scenario: Scenario | None, precision: list[str] = ()
+) -> CellSummary:
+    """Plain sentences on what decides this cell, at its best split.
+
+    The ones a reader must not miss (losses, overspent or saturated acquisition, capped
+    retention, too few replicates, too coarse a grid) are also its ``warnings``.
+    """
     table = summary.table
     row = table.loc[summary.best_split]
     verdicts = []
+    warnings = []
     if table["decision_mean"].max() < 0:
         verdicts.append(
             "Every split loses money: even the best split "
@@ -447,6 +601,7 @@ def _with_verdicts(summary: CellSummary, scenario: Scenario | None) -> CellSumma
             f"{row['p_loss']:.0%}. The budget costs more than the customers it wins "
             "or keeps are worth."
         )
+        warnings.append(verdicts[-1])
     if scenario is not None and "new_customer_value" in table:
         a = scenario.acquisition
         value = row["new_customer_value"]
@@ -463,6 +618,7 @@ def _with_verdicts(summary: CellSummary, scenario: Scenario | None) -> CellSumma
                     f"Even the cheapest paid customer (CAC_0 {a.cac0:,.0f}) costs more than "
                     f"a new customer is worth ({value:,.0f}): no acquisition spend pays."
                 )
+                warnings.append(verdicts[-1])
             else:
                 limit = a.ceiling * a.cac0 * math.log(value * room / a.cac0)
                 if spend > limit * 1.01:
@@ -473,6 +629,7 @@ def _with_verdicts(summary: CellSummary, scenario: Scenario | None) -> CellSumma
                         f"is worth {value:,.0f}, so about {spend - limit:,.0f} a month is "
                         "overspent on acquisition."
                     )
+                    warnings.append(verdicts[-1])
         r_a, r_r = row.get("acquisition_return", np.nan), row.get("retention_return", np.nan)
         if np.isfinite(r_a) and np.isfinite(r_r):
             if min(r_a, r_r) > 1.1:
@@ -485,10 +642,14 @@ def _with_verdicts(summary: CellSummary, scenario: Scenario | None) -> CellSumma
                 f"At the best split one more unit of budget returns {r_a:.2f} on acquisition "
                 f"and {r_r:.2f} on retention ({size})."
             )
+        saturated = row["ceiling_share"] >= SATURATED_CEILING_SHARE
         verdicts.append(
             f"Acquisition is at {row['ceiling_share']:.0%} of its ceiling "
-            f"({a.ceiling:,.0f} paid customers a month) at the best split."
+            f"({a.ceiling:,.0f} paid customers a month) at the best split"
+            + (": saturated, more acquisition money buys few customers." if saturated else ".")
         )
+        if saturated:
+            warnings.append(verdicts[-1])
     if summary.saturation_split is not None:
         unspent = scenario.retention.unspent if scenario is not None else "to_acquisition"
         where = (
@@ -497,8 +658,7 @@ def _with_verdicts(summary: CellSummary, scenario: Scenario | None) -> CellSumma
             else "returned (neither spent nor charged)"
         )
         cap = (
-            f" (c_max {scenario.retention.max_spend_per_customer:g} a month per targeted "
-            "customer)"
+            f" (c_max {scenario.retention.max_spend_per_customer:g} a month per targeted customer)"
             if scenario is not None
             else ""
         )
@@ -507,7 +667,10 @@ def _with_verdicts(summary: CellSummary, scenario: Scenario | None) -> CellSumma
             f"per-customer cap{cap} binds in most months and leaves part of the retention "
             f"budget unspent, {where}; above it, a higher split does not buy more retention."
         )
-    return CellSummary(**{**summary.__dict__, "verdicts": verdicts})
+        warnings.append(verdicts[-1])
+    verdicts += precision
+    warnings += precision
+    return CellSummary(**{**summary.__dict__, "verdicts": verdicts, "warnings": warnings})
 
 
 def _by_split(ds: xr.Dataset, name: str) -> np.ndarray:
@@ -577,6 +740,7 @@ def format_summary(
         near = ", ".join(f"{s:g}" for s in cell.near_optimal)
         lines += [
             "",
+            f"Recommendation: {cell.recommendation}",
             f"Best split: {cell.best_split:g} to retention (mean decision metric "
             f"{row['decision_mean']:,.0f} = NPV of profit {row['npv_mean']:,.0f} + terminal "
             f"value {row['terminal_mean']:,.0f}; P(best) {row['p_best']:.2f}).",
@@ -622,9 +786,14 @@ def _overview(summary: SweepSummary, markdown: bool) -> list[str]:
         "",
     ]
     if markdown:
-        out.append("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
+        out.append(
+            "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |"
+        )
         out.append("|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|")
-        out += ["| " + " | ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) + " |" for r in rows]
+        out += [
+            "| " + " | ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) + " |"
+            for r in rows
+        ]
     else:
         out.append("  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True)))
         out += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]

@@ -8,7 +8,9 @@ the same sweep, and its hash covers the whole design.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import math
 import numbers
 import operator
@@ -18,7 +20,7 @@ from functools import cached_property
 from typing import Any
 
 from splitsim.engines.base import ENGINES, SWEEP_DEFAULT_ENGINE
-from splitsim.model.scenario import MAX_SPLITS, Scenario
+from splitsim.model.scenario import MAX_SPLITS, Scenario, SplitRange
 from splitsim.model.scenario_files import (
     SHAPE_KEYS,
     ScenarioError,
@@ -30,9 +32,13 @@ from splitsim.model.scenario_files import (
     validate,
     with_value,
 )
+from splitsim.model.strategy import takes_split
+from splitsim.model.uncertainty import fixed_scenario
 
 MAX_SEED = 2**63 - 1  # the root seed is stored as a 64-bit integer attribute
 SPLITS_SOURCE, SWEEP_SOURCE = "--splits", "--sweep"
+# The dim of a point design's cells (see PointDesign).
+POINT = "point"
 # Swept keys under these tables change only decisions from month 0 on: the warm-up
 # (the business's past) is shared across their values.
 DECISION_PREFIXES = ("budget.", "strategy.")
@@ -43,23 +49,101 @@ class PlanError(ValueError):
 
 
 @dataclass(frozen=True)
+class PointDesign:
+    """A list of points, each a value for every one of the same scenario keys.
+
+    A sweep over a point design has one cell per point (dim :data:`POINT`) instead of
+    the product grid of swept values: the design of a sensitivity analysis, where the
+    points come from a sampler. Every point runs the whole split grid and the same
+    replicates (common random numbers across splits and points).
+
+    Attributes
+    ----------
+    keys : the dotted scenario keys each point sets.
+    values : one row per point, a value per key (in the keys' units).
+    roles : one label per point saying what it is for (e.g. "morris", "tornado low").
+    record : how the points were made (method, sample size, seed ...): JSON-able; kept
+        with the results and covered by :attr:`digest`, so a resume with another design
+        is refused.
+    """
+
+    keys: tuple[str, ...]
+    values: tuple[tuple[float, ...], ...]
+    roles: tuple[str, ...]
+    record: Mapping[str, Any]
+
+    def __post_init__(self):
+        if not self.keys or len(set(self.keys)) != len(self.keys):
+            raise PlanError(f"a point design needs distinct keys, got {list(self.keys)}")
+        if not self.values:
+            raise PlanError("a point design needs at least one point")
+        if len(self.roles) != len(self.values):
+            raise PlanError("a point design needs one role per point")
+        for row in self.values:
+            if len(row) != len(self.keys):
+                raise PlanError(f"a point has {len(row)} values for {len(self.keys)} keys")
+            if not all(math.isfinite(value) for value in row):
+                raise PlanError(f"a point has a value that is not a finite number: {row}")
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def point(self, index: int) -> dict[str, float]:
+        """Dotted key -> value of one point."""
+        return dict(zip(self.keys, self.values[index], strict=True))
+
+    def text(self) -> str:
+        """The design as JSON text (keys, values, roles, record): stored in the run folder."""
+        return json.dumps(
+            {
+                "keys": list(self.keys),
+                "values": [list(row) for row in self.values],
+                "roles": list(self.roles),
+                "record": dict(self.record),
+            },
+            indent=1,
+            sort_keys=True,
+        )
+
+    @cached_property
+    def digest(self) -> str:
+        """SHA-256 of :meth:`text` (hex)."""
+        return hashlib.sha256(self.text().encode()).hexdigest()
+
+
+@dataclass(frozen=True)
 class SweepPlan:
     """A resolved scenario seen as a sweep: cells x splits x replicates.
 
     Build one with :func:`plan_sweep`; ``scenario.run`` holds the split grid,
-    replicates, root seed and engine, ``scenario.sweep`` the swept parameters.
+    replicates, root seed and engine, ``scenario.sweep`` the swept parameters. With a
+    point design (:func:`plan_points`) the cells are its points instead, in one dim
+    :data:`POINT`.
     """
 
     scenario: Scenario
+    design: PointDesign | None = None
 
     @cached_property
     def splits(self) -> tuple[float, ...]:
-        """Retention shares of the split grid (share of budget to retention)."""
+        """Retention shares of the split grid (share of budget to retention).
+
+        Only ``strategy.kind = "constant"`` takes its share from the grid; the other
+        kinds set the share each month, so their split dimension has one value, NaN
+        (their decision is swept through the ``strategy`` keys instead).
+        """
+        if not takes_split(self.scenario.strategy):
+            return (math.nan,)
         return tuple(float(s) for s in self.scenario.run.split_grid())
 
     @property
     def swept(self) -> dict[str, list]:
-        """Swept parameters: dotted key -> values, in the order of the dataset's dims."""
+        """Swept parameters: dotted key -> values, in the order of the dataset's dims.
+
+        With a point design: {"point": [0, 1, ...]}, the points' indices.
+        """
+        if self.design is not None:
+            return {POINT: list(range(len(self.design)))}
         return {key: list(values) for key, values in self.scenario.sweep.items()}
 
     @property
@@ -90,6 +174,8 @@ class SweepPlan:
     @property
     def cell_shape(self) -> tuple[int, ...]:
         """Number of values of each swept parameter; () without swept parameters."""
+        if self.design is not None:
+            return (len(self.design),)
         return tuple(len(values) for values in self.scenario.sweep.values())
 
     @property
@@ -98,7 +184,12 @@ class SweepPlan:
         return math.prod(self.cell_shape)
 
     def cells(self) -> list[tuple[tuple[int, ...], dict[str, Any]]]:
-        """Every cell as (index into the swept values, dotted key -> value), C order."""
+        """Every cell as (index into the swept values, dotted key -> value), C order.
+
+        With a point design: ((i,), the point's key -> value) for each point i.
+        """
+        if self.design is not None:
+            return [((i,), self.design.point(i)) for i in range(len(self.design))]
         keys = list(self.scenario.sweep)
         values = [self.scenario.sweep[key] for key in keys]
         return [
@@ -108,6 +199,8 @@ class SweepPlan:
 
     def cell_scenario(self, values: Mapping[str, Any]) -> Scenario:
         """The scenario of one cell: swept keys set, no sweep table left."""
+        if self.design is not None:
+            return point_scenario(self.scenario, values)
         return with_value(self.scenario, values)
 
     def warmup_scenario(self, values: Mapping[str, Any]) -> Scenario:
@@ -119,7 +212,45 @@ class SweepPlan:
         from month 0 on) leave the past alone and share one warm-up.
         """
         own = {k: v for k, v in values.items() if not k.startswith(DECISION_PREFIXES)}
+        if self.design is not None:
+            return point_scenario(self.scenario, own)
         return with_value(self.scenario, own)
+
+
+def point_scenario(scenario: Scenario, values: Mapping[str, Any]) -> Scenario:
+    """The scenario of a design's point: its keys set, validated, no [uncertain] table left.
+
+    A point fixes the assumptions: its replicates draw nothing (see
+    :func:`splitsim.model.uncertainty.fixed_scenario`).
+    """
+    return fixed_scenario(scenario, values)
+
+
+def plan_points(plan: SweepPlan, design: PointDesign) -> SweepPlan:
+    """``plan`` with its cells replaced by the points of ``design``.
+
+    Raises
+    ------
+    PlanError : the plan already sweeps keys (a point design replaces the grid), or a
+        key of the design cannot be set per point (it changes the month dimension).
+    ScenarioError : a point's values that the scenario does not accept (checked for
+        every point here, before anything runs).
+    """
+    if plan.scenario.sweep:
+        raise PlanError(
+            f"a point design cannot be combined with swept keys ({', '.join(plan.scenario.sweep)}); "
+            "remove the [sweep] table or the --sweep options"
+        )
+    for key in design.keys:
+        if key in SHAPE_KEYS:
+            raise PlanError(
+                f"{key}: cannot vary between points, it changes the month dimension that "
+                "every point shares"
+            )
+    planned = SweepPlan(plan.scenario, design)
+    for _, values in planned.cells():
+        planned.cell_scenario(values)
+    return planned
 
 
 def plan_sweep(
@@ -171,7 +302,7 @@ def plan_sweep(
     check_engine(chosen)
     run["engine"] = chosen
     resolved = validate(raw, origin, default_source=f"scenario '{scenario.name}'")
-    check_plan(resolved)
+    check_plan(resolved, splits_given=splits is not None)
     return SweepPlan(resolved)
 
 
@@ -311,8 +442,22 @@ def check_engine(engine: str) -> None:
         raise PlanError(f"engine {shown(engine)} is unknown; options are {list(ENGINES)}")
 
 
-def check_plan(scenario: Scenario) -> None:
-    """Refuse designs the results cannot hold (shape-changing sweeps, huge seeds)."""
+def check_plan(scenario: Scenario, splits_given: bool = False) -> None:
+    """Refuse designs the results cannot hold (shape-changing sweeps, huge seeds).
+
+    A split grid (``--splits``, when ``splits_given``, or a ``run.splits`` other than
+    the default) with a strategy that sets its own share would be silently ignored, so
+    it is refused.
+    """
+    strategy = scenario.strategy
+    if not takes_split(strategy) and (splits_given or scenario.run.splits != SplitRange()):
+        where = SPLITS_SOURCE if splits_given else "run.splits"
+        raise PlanError(
+            f"{where}: the split grid sets the share of strategy.kind = 'constant' only; "
+            f"kind '{strategy.kind}' sets the share each month from its own keys. Sweep "
+            "those instead (e.g. --sweep 'strategy.ramp_months=[6, 12, 24]'), or leave "
+            f"{where} out"
+        )
     for key in scenario.sweep:
         if key in SHAPE_KEYS:
             raise PlanError(

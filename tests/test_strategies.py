@@ -1,0 +1,270 @@
+"""Strategy kinds beyond a constant split: validation, share formulas, and identities.
+
+The identities are exact (bit for bit, in both engines), because each kind reduces to
+the constant split through the same compiled kernels (docs/model.md, "The budget
+decision"):
+
+- a schedule with one step at month 0 (or a ramp whose ends are equal) is the constant
+  split at that share;
+- a stage rule whose threshold is never reached is the constant split at its lower share;
+- target_spend with c = 0 is the constant split 0, and with c = c_max the constant
+  split 1, whose cap leaves the rest of the budget to acquisition.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from splitsim.engines import kernels
+from splitsim.engines.base import simulate_cell
+from splitsim.engines.policy import month_plan
+from splitsim.model.outcome import VARIABLES
+from splitsim.model.scenario_files import ScenarioError, load_scenario
+from splitsim.model.strategy import business_age, strategy_split
+from splitsim.sweep.plan import PlanError, plan_sweep
+
+SMALL = [
+    "horizon_months=8",
+    "budget.monthly=1500.0",
+    "initial_base.months=6",
+    "initial_base.budget=1200.0",
+    "acquisition.organic_rate=8.0",
+]
+REPLICATES = range(3)
+NAN = math.nan
+
+
+def small(*overrides: str):
+    return load_scenario("scenarios/baseline.toml", [*SMALL, *overrides])
+
+
+def run(scenario, share: float, engine: str) -> dict[str, np.ndarray]:
+    return simulate_cell(scenario, [share], REPLICATES, 7, engine)
+
+
+def assert_identical(policy: dict, constant: dict, skip: tuple[str, ...] = ()) -> None:
+    __tracebackhide__ = True
+    for name in VARIABLES:
+        if name not in skip:
+            np.testing.assert_array_equal(policy[name], constant[name], err_msg=name)
+
+
+# -- the share formulas (kernels) ---------------------------------------------------------
+@pytest.mark.parametrize("month", [0, 1, 5, 11, 12, 30])
+def test_ramp_share_is_linear_from_start_to_end_then_flat(month):
+    """s_m = start + (end - start) min(m, M) / M."""
+    start, end, months = 0.1, 0.7, 12
+    expected = start + (end - start) * min(month, months) / months
+    assert kernels.ramp_share(float(month), start, end, float(months)) == pytest.approx(expected)
+    assert kernels.ramp_share(0.0, start, end, float(months)) == start  # exactly
+    assert kernels.ramp_share(float(months + 3), start, end, float(months)) == end
+
+
+def test_step_share_takes_the_last_step_started():
+    from_months = np.array([0, 3, 10])
+    shares = np.array([0.2, 0.5, 0.9])
+    got = [kernels.step_share(m, from_months, shares) for m in range(12)]
+    assert got == [0.2] * 3 + [0.5] * 7 + [0.9] * 2
+
+
+@pytest.mark.parametrize(
+    "observed, expected",
+    [(0.0, 0.1), (100.0, 0.1), (150.0, 0.1 + 0.6 * 0.25), (250.0, 0.1 + 0.6 * 0.75),
+     (300.0, 0.7), (1e6, 0.7)],
+)  # fmt: skip
+def test_stage_share_is_below_then_linear_then_above(observed, expected):
+    assert kernels.stage_share(observed, 0.1, 0.7, 100.0, 300.0) == pytest.approx(expected)
+
+
+def test_a_stage_threshold_is_below_before_it_and_above_from_it_on():
+    assert kernels.stage_share(99.999, 0.1, 0.7, 100.0, 100.0) == 0.1
+    assert kernels.stage_share(100.0, 0.1, 0.7, 100.0, 100.0) == 0.7
+
+
+@pytest.mark.parametrize(
+    "budget, spend, targeted, c_max, want_c",
+    [
+        (1000.0, 2.0, 100, 5.0, 2.0),  # the asked spend: 200 to retention, 800 to acquisition
+        (1000.0, 8.0, 100, 5.0, 5.0),  # capped at c_max
+        (1000.0, 20.0, 100, 50.0, 10.0),  # capped by the budget: nothing to acquisition
+        (1000.0, 2.0, 0, 5.0, 0.0),  # no one targeted: the whole budget to acquisition
+    ],
+)
+def test_target_spend_gives_c_per_targeted_customer_and_the_rest_to_acquisition(
+    budget, spend, targeted, c_max, want_c
+):
+    acquisition, c, charged, unspent = kernels.target_spend_month(budget, spend, targeted, c_max)
+    assert c == pytest.approx(want_c)
+    assert charged == pytest.approx(want_c * targeted)
+    assert acquisition == pytest.approx(budget - want_c * targeted)
+    assert unspent == 0.0
+
+
+def test_decide_month_reads_the_targeted_base_for_a_targeted_stage():
+    share, acquisition, c, charged, _ = kernels.decide_month(
+        kernels.STAGE_TARGETED, NAN, 1000.0, 200, 0.1, 0.7, 100.0, 300.0, 0.0, 50.0, True
+    )
+    assert share == pytest.approx(0.1 + 0.6 * 0.5)
+    assert charged == pytest.approx(400.0) and c == pytest.approx(2.0)
+    assert acquisition == pytest.approx(600.0)
+
+
+# -- the month plan -----------------------------------------------------------------------
+def test_the_warm_up_follows_the_history_whatever_the_strategy():
+    s = small('strategy={kind="schedule", start_share=0.0, end_share=1.0, ramp_months=4}')
+    plan = month_plan(s, -6, 6, None)
+    assert np.all(plan.shares == 0.3) and np.all(plan.budgets == 1200.0)  # baseline warm-up
+    plan = month_plan(s, 0, 8, None)
+    np.testing.assert_allclose(plan.shares, [0.0, 0.25, 0.5, 0.75, 1, 1, 1, 1])
+    assert np.all(plan.budgets == 1500.0)
+
+
+def test_business_age_counts_the_warm_up():
+    assert business_age(small(), 0) == 6
+    assert business_age(small('initial_base={kind="none"}'), 0) == 0
+    s = small('strategy={kind="stage", observe="age", below_share=0.1, above_share=0.6, '
+              "threshold=9.0}")  # fmt: skip
+    # months 0..2 are ages 6..8, below; from month 3 (age 9) on, above
+    np.testing.assert_array_equal(month_plan(s, 0, 8, None).shares, [0.1] * 3 + [0.6] * 5)
+
+
+def test_a_split_is_refused_for_a_kind_that_sets_its_own_share():
+    s = small('strategy={kind="target_spend", spend_per_customer=1.0}')
+    with pytest.raises(ValueError, match="constant"):
+        strategy_split(s, 0.3)
+    with pytest.raises(ValueError, match="constant"):
+        month_plan(s, 0, 8, 0.3)
+    assert math.isnan(strategy_split(s))
+    assert strategy_split(small()) == 0.3
+
+
+# -- identities with the constant split, both engines, bit for bit -----------------------
+@pytest.mark.parametrize("engine", ["fast", "simpy"])
+def test_a_schedule_with_one_step_at_month_0_is_the_constant_split(engine):
+    constant = run(small(), 0.35, engine)
+    steps = small('strategy={kind="schedule", steps=[{from_month=0, share=0.35}]}')
+    assert_identical(run(steps, NAN, engine), constant)
+    ramp = small('strategy={kind="schedule", start_share=0.35, end_share=0.35, ramp_months=3}')
+    assert_identical(run(ramp, NAN, engine), constant)
+
+
+@pytest.mark.parametrize("engine", ["fast", "simpy"])
+@pytest.mark.parametrize("observe", ["targeted", "age"])
+def test_a_stage_rule_whose_threshold_is_never_reached_is_its_lower_share(engine, observe):
+    stage = small(
+        f'strategy={{kind="stage", observe="{observe}", below_share=0.25, above_share=0.9, '
+        "threshold=1e9}"
+    )
+    assert_identical(run(stage, NAN, engine), run(small(), 0.25, engine))
+
+
+@pytest.mark.parametrize("engine", ["fast", "simpy"])
+def test_target_spend_zero_is_the_constant_split_zero(engine):
+    policy = small('strategy={kind="target_spend", spend_per_customer=0.0}')
+    assert_identical(run(policy, NAN, engine), run(small(), 0.0, engine))
+
+
+@pytest.mark.parametrize("engine", ["fast", "simpy"])
+@pytest.mark.parametrize("budget", [1500.0, 300.0])  # the cap binds; the budget binds
+def test_target_spend_at_the_cap_is_the_constant_split_one(engine, budget):
+    """Split 1 books what the cap leaves as unspent (moved to acquisition); target_spend
+    gives it to acquisition from the start, and its share is retention over budget."""
+    over = [f"budget.monthly={budget}", "retention.max_spend_per_customer=1.5"]
+    policy = small(*over, 'strategy={kind="target_spend", spend_per_customer=1.5}')
+    constant = run(small(*over), 1.0, engine)
+    result = run(policy, NAN, engine)
+    assert_identical(result, constant, skip=("retention_unspent", "policy_share"))
+    np.testing.assert_array_equal(
+        result["acquisition_spend"], constant["retention_unspent"]
+    )  # all of the cap's leftover went to acquisition
+    assert np.all(result["retention_unspent"] == 0.0)
+    if budget == 1500.0:
+        assert np.any(constant["retention_unspent"] > 0)  # the cap did bind
+    np.testing.assert_allclose(result["policy_share"], result["retention_spend"] / budget)
+
+
+@pytest.mark.parametrize("engine", ["fast", "simpy"])
+def test_a_targeted_stage_records_the_share_its_rule_gives(engine):
+    s = small(
+        'strategy={kind="stage", observe="targeted", below_share=0.1, above_share=0.7, '
+        "ramp_start=300.0, ramp_end=700.0}"
+    )
+    result = run(s, NAN, engine)
+    want = np.clip(0.1 + 0.6 * (result["targeted"] - 300.0) / 400.0, 0.1, 0.7)
+    np.testing.assert_allclose(result["policy_share"][0], want[0], rtol=1e-12)
+    assert len(np.unique(result["policy_share"])) > 3  # the base size moved the share
+
+
+# -- validation ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "strategy, message",
+    [
+        ('{kind="schedule"}', "kind 'schedule' needs steps"),
+        ('{kind="schedule", start_share=0.1, end_share=0.5}', "needs ramp_months"),
+        ('{kind="schedule", steps=[{from_month=2, share=0.1}]}', "must start at month 0"),
+        (
+            '{kind="schedule", steps=[{from_month=0, share=0.1}, {from_month=0, share=0.2}]}',
+            "increasing months",
+        ),
+        ('{kind="schedule", steps=[{from_month=0, share=0.1}, {from_month=40, share=0.2}]}',
+         "not before the horizon"),
+        ('{kind="schedule", steps=[{from_month=0, share=0.1}], start_share=0.2}',
+         "takes one form"),
+        ('{kind="schedule", start_share=0.1, end_share=1.5, ramp_months=3}', "end_share"),
+        ('{kind="stage", observe="targeted", below_share=0.1, above_share=0.5}',
+         "needs threshold"),
+        ('{kind="stage", observe="targeted", below_share=0.1, above_share=0.5, ramp_start=9.0}',
+         "needs ramp_end"),
+        ('{kind="stage", observe="targeted", below_share=0.1, above_share=0.5, ramp_start=9.0, '
+         "ramp_end=3.0}", "must be above ramp_start"),
+        ('{kind="stage", observe="size", below_share=0.1, above_share=0.5, threshold=3.0}',
+         "'targeted' or 'age'"),
+        ('{kind="target_spend"}', "needs spend_per_customer"),
+        ('{kind="target_spend", spend_per_customer=-1.0}', "spend_per_customer"),
+        ('{kind="target_spend", spend_per_customer=1.0, retention_share=0.3}',
+         "does not use retention_share"),
+        ('{kind="constant", ramp_months=3}', "does not use ramp_months"),
+        ('{kind="ramp"}', "strategy.kind"),
+    ],
+)  # fmt: skip
+def test_a_strategy_that_is_not_complete_is_refused_naming_the_key(strategy, message):
+    with pytest.raises(ScenarioError) as info:
+        small(f"strategy={strategy}")
+    assert message in str(info.value)
+    assert "strategy" in str(info.value)
+
+
+def test_a_non_constant_strategy_survives_the_resolved_toml():
+    from splitsim.model.scenario_files import scenario_from_toml, scenario_toml
+
+    s = small('strategy={kind="schedule", steps=[{from_month=0, share=0.1}, '
+              "{from_month=4, share=0.6}]}")  # fmt: skip
+    text = scenario_toml(s)
+    assert "retention_share" not in text.split("[strategy]")[1].split("[")[0]
+    assert scenario_from_toml(text) == s
+
+
+# -- sweeps: the split grid is the constant kind's ----------------------------------------
+def test_a_sweep_of_a_policy_has_one_nan_split_and_sweeps_its_keys():
+    s = small('strategy={kind="schedule", start_share=0.0, end_share=0.6, ramp_months=3}')
+    plan = plan_sweep(s, replicates=2, sweeps=["strategy.ramp_months=[2, 6]"])
+    assert len(plan.splits) == 1 and math.isnan(plan.splits[0])
+    assert plan.swept == {"strategy.ramp_months": [2, 6]}
+    # strategy keys are decisions: the cells share one warm-up
+    assert plan.warmup_scenario({"strategy.ramp_months": 2}) == plan.warmup_scenario(
+        {"strategy.ramp_months": 6}
+    )
+
+
+@pytest.mark.parametrize("where", ["--splits", "run.splits"])
+def test_a_split_grid_with_a_policy_is_refused_not_ignored(where):
+    policy = 'strategy={kind="target_spend", spend_per_customer=1.0}'
+    if where == "--splits":
+        with pytest.raises(PlanError, match="--splits: the split grid sets the share"):
+            plan_sweep(small(policy), splits="0:1:0.5")
+    else:
+        with pytest.raises(PlanError, match="run.splits: the split grid sets the share"):
+            plan_sweep(small(policy, "run.splits=[0.1, 0.2]"))
