@@ -34,7 +34,7 @@ from scipy import stats
 from splitsim.model.economics import monthly_discount_factor
 from splitsim.model.scenario import Scenario
 from splitsim.model.scenario_files import ScenarioError, scenario_from_toml, with_value
-from splitsim.results.dataset import SPLIT, swept_dims
+from splitsim.results.dataset import SPLIT, UNCERTAIN_KEY, swept_dims
 
 # FACTS F3 and F4: the rules of thumb a sweep tests, and the business stage each is for.
 RULES_OF_THUMB = {
@@ -199,6 +199,7 @@ class SweepSummary:
     cells: list[CellSummary]
     objective: str = "mean"
     terminal_value: str = "no_marketing"
+    uncertain_keys: tuple[str, ...] = ()  # keys each replicate drew (input uncertainty)
     decision: str = SPLIT  # what is compared: splits, or a policy key's values
 
     def frame(self) -> pd.DataFrame:
@@ -244,7 +245,21 @@ def summarize(ds: xr.Dataset, objective: str = "mean") -> SweepSummary:
         cells=cells,
         objective=objective,
         terminal_value=scenario.economics.terminal_value,
+        uncertain_keys=tuple(str(k) for k in ds[UNCERTAIN_KEY].values)
+        if UNCERTAIN_KEY in ds.coords
+        else (),
         decision=decision_name(ds),
+    )
+
+
+def input_uncertainty_note(keys: tuple[str, ...]) -> str:
+    """The summary's sentence on parameter uncertainty (a sweep with an [uncertain] table)."""
+    return (
+        f"Input uncertainty over {len(keys)} keys ({', '.join(keys)}): each replicate drew "
+        "its own values of them (the same at every split), so P(best), regret, the "
+        "near-optimal range and the bands include input uncertainty as well as simulation "
+        "noise; the marginal economics use the scenario's nominal values; "
+        "--fixed-parameters runs without the draws."
     )
 
 
@@ -799,6 +814,8 @@ def format_summary(
         "P(loss): total horizon profit below 0; CVaR 5 %: mean of the worst 5 % of "
         "replicates; payback: first month from which mean cumulative profit stays >= 0.",
     ]
+    if summary.uncertain_keys:
+        lines.append(input_uncertainty_note(summary.uncertain_keys))
     if what != SPLIT:
         lines.append(
             f"The strategy sets the retention share each month (see policy_share); the rows "
