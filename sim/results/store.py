@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from splitsim.model.strategy import takes_split
 from splitsim.model.outcome import VARIABLES
 from splitsim.model.scenario_files import ScenarioError, scenario_from_toml, scenario_hash
 from splitsim.results.dataset import DESIGN_ATTR, PROVENANCE_ATTRS, swept_dims
@@ -449,7 +450,9 @@ def check_provenance(ds: xr.Dataset, source: str = "dataset") -> None:
         expected = [POINT] if DESIGN_ATTR in ds.attrs else list(scenario.sweep)
         if swept_dims(ds) != expected:
             problems.append(f"swept dims {swept_dims(ds)} but the scenario sweeps {expected}")
-        if not np.array_equal(ds["split"].values, np.asarray(run.split_grid(), dtype=float)):
+        # a strategy that sets its own share has one split, NaN (model.strategy.takes_split)
+        grid = run.split_grid() if takes_split(scenario.strategy) else [np.nan]
+        if not np.array_equal(ds["split"].values, np.asarray(grid, dtype=float), equal_nan=True):
             problems.append("split coordinate differs from the scenario's split grid")
         if ds.sizes.get("replicate") != run.replicates:
             problems.append(
