@@ -29,6 +29,7 @@ from splitsim.model.scenario_files import load_scenario
 from splitsim.report import render
 from splitsim.report.assumptions import format_months, key_comments, key_sources
 from splitsim.results import store
+from splitsim.results.dataset import SIMULATED
 from splitsim.results.summary import (
     format_money,
     near_optimal_splits,
@@ -257,6 +258,16 @@ def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing half-written
+
+
+def test_an_adaptive_search_gets_no_per_split_report(finished, tmp_path):
+    ds = store.load_results(finished)
+    stopped = xr.ones_like(ds["decision_metric"], dtype=bool)
+    stopped[0, -1] = False  # the first split was stopped before its last replicate
+    ds[SIMULATED] = stopped
+    with pytest.raises(render.ReportError, match="adaptive search"):
+        render.write_run_report(finished, tmp_path / "r.html", dataset=ds)
+    assert not (tmp_path / "r.html").exists()
 
 
 def test_compare_report_of_two_runs(finished, tmp_path):
