@@ -127,8 +127,8 @@ def replicate_report(
     root_seed: int,
     replicate: int,
     engine: str,
-    drawn: Mapping[str, float] | None = None,
     strategy: str = "constant",
+    drawn: Mapping[str, float] | None = None,
 ) -> str:
     """Everything ``splitsim run`` prints about one replicate, ending in a newline.
 
@@ -137,10 +137,10 @@ def replicate_report(
     outcome : one replicate's variables (see :func:`simulate_replicate_outcome`).
     scenario_name, split, root_seed, replicate, engine : how it was simulated, for the
         header line.
-    drawn : the values this replicate drew for the scenario's uncertain keys (see
-        :func:`drawn_values`), shown under the header; None or empty shows nothing.
     strategy : the strategy's kind, named in the header instead of a NaN split (the
         kinds other than 'constant' set the share each month).
+    drawn : the values this replicate drew for the scenario's uncertain keys (see
+        :func:`drawn_values`), shown under the header; None or empty shows nothing.
 
     Returns
     -------

@@ -310,3 +310,12 @@ def test_drawn_values_change_the_replicates_and_only_theirs():
     # replicate 2 alone gives the same as replicate 2 of the block
     alone = simulate_cell(wide, [0.3], [2], 9, "fast")["new_paid"]
     np.testing.assert_array_equal(alone[:, 0], b[:, 2])
+
+
+@pytest.mark.parametrize(("fields", "reference"), CASES, ids=[c[0]["dist"] for c in CASES])
+def test_a_replicate_drawn_alone_has_the_bits_of_the_record(fields, reference):
+    """The simulation draws each replicate alone; the dataset records all at once."""
+    table = {"k": dist(**fields)}
+    together = draw_values(table, 5, range(300))
+    alone = np.concatenate([draw_values(table, 5, [k]) for k in range(300)])
+    assert together.tobytes() == alone.tobytes()

@@ -115,34 +115,19 @@ def build_dataset(
         np.arange(-1, horizon, dtype=np.int64),
         attrs={"long_name": "Arrival month of the cohort (-1 = initial base)", "units": "month"},
     )
-    if plan.scenario.uncertain and plan.design is None:  # a design's points draw nothing
+    if draws_parameters(plan):
         drawn, drawn_coords = drawn_variables(plan)
         data_vars |= drawn
         coords |= drawn_coords
     return xr.Dataset(data_vars, coords, attrs=provenance_attrs(plan, command_line))
 
 
-def design_coordinates(plan: SweepPlan) -> dict[str, xr.Variable]:
-    """Coordinates of a point design: the point index, each key's value and each role, by point."""
-    design = plan.design
-    values = np.asarray(design.values, dtype=np.float64)
-    coords = {
-        POINT: xr.Variable(
-            POINT,
-            np.arange(len(design), dtype=np.int64),
-            attrs={"long_name": "Point of the design (one set of assumptions)", "units": "1"},
-        ),
-        POINT_ROLE: xr.Variable(
-            POINT,
-            np.asarray(design.roles, dtype=str),
-            attrs={"long_name": "What the point is for (the sampler's, or a tornado end)"},
-        ),
-    }
-    for column, key in enumerate(design.keys):
-        coords[key] = xr.Variable(
-            POINT, values[:, column], attrs=parameter_attrs(key, plan.scenario)
-        )
-    return coords
+def draws_parameters(plan: SweepPlan) -> bool:
+    """True when the plan's replicates draw the scenario's uncertain keys.
+
+    A point design (a sensitivity analysis) fixes them at each point instead.
+    """
+    return bool(plan.scenario.uncertain) and plan.design is None
 
 
 def drawn_variables(plan: SweepPlan) -> tuple[dict[str, xr.Variable], dict[str, xr.Variable]]:
@@ -189,6 +174,29 @@ def drawn_variables(plan: SweepPlan) -> tuple[dict[str, xr.Variable], dict[str, 
         ),
     }
     return data_vars, coords
+
+
+def design_coordinates(plan: SweepPlan) -> dict[str, xr.Variable]:
+    """Coordinates of a point design: the point index, each key's value and each role, by point."""
+    design = plan.design
+    values = np.asarray(design.values, dtype=np.float64)
+    coords = {
+        POINT: xr.Variable(
+            POINT,
+            np.arange(len(design), dtype=np.int64),
+            attrs={"long_name": "Point of the design (one set of assumptions)", "units": "1"},
+        ),
+        POINT_ROLE: xr.Variable(
+            POINT,
+            np.asarray(design.roles, dtype=str),
+            attrs={"long_name": "What the point is for (the sampler's, or a tornado end)"},
+        ),
+    }
+    for column, key in enumerate(design.keys):
+        coords[key] = xr.Variable(
+            POINT, values[:, column], attrs=parameter_attrs(key, plan.scenario)
+        )
+    return coords
 
 
 def variable_shapes(plan: SweepPlan) -> dict[str, tuple[int, ...]]:
@@ -267,26 +275,11 @@ def provenance_attrs(plan: SweepPlan, command_line: str = "") -> dict[str, Any]:
         "simpy_version": simpy.__version__,
         "python_version": platform.python_version(),
         "command_line": command_line,
-        "parameter_uncertainty": parameter_uncertainty(plan.scenario),
+        "parameter_uncertainty": parameter_uncertainty(plan),
     }
     if plan.design is not None:
         attrs[DESIGN_ATTR] = plan.design.text()
-        attrs["parameter_uncertainty"] = (
-            "none drawn: each point of the design fixes the uncertain keys "
-            f"({', '.join(plan.design.keys)}) to its own values"
-        )
     return attrs
-
-
-def parameter_uncertainty(scenario: Scenario) -> str:
-    """In words: which keys each replicate draws, or that no value is drawn."""
-    if not scenario.uncertain:
-        return "none: every replicate uses the scenario's values"
-    keys = ", ".join(scenario.uncertain)
-    return (
-        f"{len(scenario.uncertain)} uncertain keys drawn per replicate, the same at every "
-        f"split and in every cell: {keys}"
-    )
 
 
 def stopped_early(ds: xr.Dataset) -> bool:
@@ -305,6 +298,20 @@ def adaptive_refusal(source: str, what: str) -> str:
         f"{source} holds an adaptive search (splitsim optimize or sweep --adaptive): its "
         f"candidates stopped early have no values beyond their last replicate, so {what} "
         "does not apply; its report is summary.md in the run folder, its figure in plots/"
+    )
+
+
+def parameter_uncertainty(plan: SweepPlan) -> str:
+    """In words: which keys each replicate draws, or that no value is drawn."""
+    scenario = plan.scenario
+    if plan.design is not None and scenario.uncertain:
+        return "none drawn: each point of the design fixes the uncertain keys"
+    if not scenario.uncertain:
+        return "none: every replicate uses the scenario's values"
+    keys = ", ".join(scenario.uncertain)
+    return (
+        f"{len(scenario.uncertain)} uncertain keys drawn per replicate, the same at every "
+        f"split and in every cell: {keys}"
     )
 
 

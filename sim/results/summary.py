@@ -34,7 +34,7 @@ from scipy import stats
 from splitsim.model.economics import monthly_discount_factor
 from splitsim.model.scenario import Scenario
 from splitsim.model.scenario_files import ScenarioError, scenario_from_toml, with_value
-from splitsim.results.dataset import DESIGN_ATTR, SPLIT, swept_dims
+from splitsim.results.dataset import SPLIT, UNCERTAIN_KEY, swept_dims
 
 # FACTS F3 and F4: the rules of thumb a sweep tests, and the business stage each is for.
 RULES_OF_THUMB = {
@@ -203,8 +203,9 @@ def summarize(ds: xr.Dataset, objective: str = "mean") -> SweepSummary:
         cells=cells,
         objective=objective,
         terminal_value=scenario.economics.terminal_value,
-        # a design's points fix the uncertain keys: its replicates drew nothing
-        uncertain_keys=() if DESIGN_ATTR in ds.attrs else tuple(scenario.uncertain),
+        uncertain_keys=tuple(str(k) for k in ds[UNCERTAIN_KEY].values)
+        if UNCERTAIN_KEY in ds.coords
+        else (),
     )
 
 
