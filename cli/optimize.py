@@ -8,6 +8,7 @@ from splitsim.cli.options import (
     InvalidInput,
     check_results_root,
     command_line,
+    confidence_option,
     engine_option,
     jobs_option,
     record_run_dir,
@@ -16,6 +17,7 @@ from splitsim.cli.options import (
     scenario_errors,
     seed_option,
     set_option,
+    tolerance_option,
 )
 from splitsim.engines.base import SWEEP_DEFAULT_ENGINE
 from splitsim.model.scenario_files import load_scenario
@@ -72,19 +74,13 @@ def _budget_range(ctx, param, value):
     help="Stop searching after this many seconds (checked between batches); the report "
     "then says the guarantee does not hold. Default: no limit.",
 )
-@click.option(
-    "--confidence",
-    type=float,
-    default=DEFAULT_CONFIDENCE,
-    show_default=True,
+@confidence_option(
+    DEFAULT_CONFIDENCE,
     help="Probability of selecting the best grid point when it is at least the tolerance "
     "better than the others, strictly between 0.5 and 1.",
 )
-@click.option(
-    "--tolerance",
-    type=float,
-    default=DEFAULT_TOLERANCE,
-    show_default=True,
+@tolerance_option(
+    DEFAULT_TOLERANCE,
     help="Indifference zone: differences smaller than this share of the best mean metric "
     "do not matter (> 0).",
 )
@@ -127,16 +123,6 @@ def optimize_command(
     overrides,
     out,
 ):
-    if not 0.5 < confidence < 1.0:
-        raise click.BadParameter(
-            f"{confidence:g} is not strictly between 0.5 and 1 (e.g. 0.95)",
-            param_hint="--confidence",
-        )
-    if not tolerance > 0:  # NaN fails too
-        raise click.BadParameter(
-            f"{tolerance:g} is not a positive share of the mean metric (e.g. 0.01)",
-            param_hint="--tolerance",
-        )
     scenario = load_scenario(scenario_file, overrides)
     root = DEFAULT_RESULTS_ROOT if out is None else out
     if out is None:

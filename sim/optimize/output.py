@@ -196,6 +196,18 @@ def report_lines(result: OptimizeResult, run_dir: str | os.PathLike | None = Non
         f"  mean decision metric {result.best.mean:,.0f} ({level} CI {result.best.low:,.0f} to "
         f"{result.best.high:,.0f}) on {result.best.replicates:,} replicates"
     )
+    keys = [d.key for d in result.decisions]
+    if BUDGET_KEY in keys:
+        decision = result.decisions[keys.index(BUDGET_KEY)]
+        value = result.best.candidate[keys.index(BUDGET_KEY)]
+        span = f"--budget-range {decision.lower:,.0f}:{decision.upper:,.0f}"
+        edge = result.budget_edge()
+        lines.append(
+            f"  the best budget, {value:,.0f} a month, is inside {span}, not at its edge"
+            if edge is None
+            else f"  the best budget, {value:,.0f} a month, is at the {edge} edge of {span}: "
+            "the optimum may lie beyond it"
+        )
     leader = result.grid[selection.best]
     if result.refinement is not None:
         diff, lo, hi = result.difference
@@ -282,10 +294,14 @@ def optimize_figure(result: OptimizeResult) -> Figure:
     refinement's range (one decision only).
     """
     table = candidate_table(result)
-    fig = Figure(figsize=(11, 6.5), layout="constrained")
-    ax = fig.subplots()
     keys = [d.key for d in result.decisions]
-    budgets = sorted(table[BUDGET_KEY].unique()) if BUDGET_KEY in keys else [None]
+    by_budget = BUDGET_KEY in keys
+    fig = Figure(figsize=(13, 6.5) if by_budget else (11, 6.5), layout="constrained")
+    if by_budget:
+        ax, budget_ax = fig.subplots(1, 2, width_ratios=[2, 1])
+    else:
+        ax, budget_ax = fig.subplots(), None
+    budgets = list(result.decisions[keys.index(BUDGET_KEY)].grid) if by_budget else [None]
     grid = table[table["role"].str.startswith("grid")]
     for index, budget in enumerate(budgets):
         rows = grid if budget is None else grid[grid[BUDGET_KEY] == budget]
@@ -316,7 +332,7 @@ def optimize_figure(result: OptimizeResult) -> Figure:
                 capsize=2,
                 label=label + suffix,
             )
-        if budget is None or len(budgets) <= 3:
+        if budget is None:
             for row in rows.itertuples(index=False):
                 ax.annotate(
                     f"{row.replicates}",
@@ -327,6 +343,8 @@ def optimize_figure(result: OptimizeResult) -> Figure:
                     fontsize=7,
                     color="#555555",
                 )
+    if budget_ax is not None:
+        _budget_panel(budget_ax, result, grid)
     refined = table[~table["role"].str.startswith("grid")]
     if not refined.empty:
         ax.errorbar(
@@ -372,12 +390,52 @@ def optimize_figure(result: OptimizeResult) -> Figure:
     percent(ax.xaxis)
     thousands(ax.yaxis)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="lower left" if by_budget else "best")
+    what = "" if by_budget else " (numbers: replicates per candidate)"
     fig.suptitle(
-        f"{result.plan.scenario.name}: optimize, {result.total_replicates:,} candidate-replicates "
-        f"(numbers: replicates per candidate)"
+        f"{result.plan.scenario.name}: optimize, {result.total_replicates:,} "
+        f"candidate-replicates{what}"
     )
     return fig
+
+
+def _budget_panel(ax, result: OptimizeResult, grid: pd.DataFrame) -> None:
+    """The best grid split's mean metric at each budget level, and the optimum starred."""
+    best_rows = grid.loc[grid.groupby(BUDGET_KEY)["decision_mean"].idxmax()]
+    ax.errorbar(
+        best_rows[BUDGET_KEY],
+        best_rows["decision_mean"],
+        yerr=[
+            best_rows["decision_mean"] - best_rows["ci_low"],
+            best_rows["ci_high"] - best_rows["decision_mean"],
+        ],
+        fmt="o-",
+        color=OKABE_ITO["blue"],
+        capsize=2,
+        label="best grid split at each budget",
+    )
+    keys = [d.key for d in result.decisions]
+    best = result.best
+    ax.plot(
+        [best.candidate[keys.index(BUDGET_KEY)]],
+        [best.mean],
+        linestyle="none",
+        marker="*",
+        ms=18,
+        color=OKABE_ITO["black"],
+        markerfacecolor=OKABE_ITO["yellow"],
+        label="best policy",
+    )
+    decision = result.decisions[keys.index(BUDGET_KEY)]
+    for end in (decision.lower, decision.upper):
+        ax.axvline(end, color="#555555", lw=1, linestyle=":")
+    ax.set_xlabel("Monthly budget (currency units per month); dotted: --budget-range")
+    ax.set_ylabel("Mean decision metric (currency units)")
+    thousands(ax.xaxis)
+    thousands(ax.yaxis)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title("Am I spending too much?", fontsize=10)
 
 
 def write_run(

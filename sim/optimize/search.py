@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -134,18 +135,25 @@ class CandidateRecords:
     in tasks that share each replicate's warm-up, through ``executor``.
     """
 
-    def __init__(self, plan: SweepPlan, decisions: Sequence[Decision], executor: Executor):
+    def __init__(
+        self,
+        plan: SweepPlan,
+        decisions: Sequence[Decision],
+        executor: Executor,
+        cell: Mapping[str, Any] | None = None,
+    ):
         self.plan = plan
         self.decisions = list(decisions)
         self.executor = executor
-        self.warmup = plan.warmup_scenario({})
+        self.cell = dict(cell or {})  # a sweep cell's swept values, set on every candidate
+        self.warmup = plan.warmup_scenario(self.cell)
         self._scenarios: dict[tuple, Scenario] = {}
         self._blocks: dict[Candidate, list[tuple[int, dict[str, np.ndarray]]]] = {}
         self.count: dict[Candidate, int] = {}
 
     def _scenario(self, overrides: tuple[tuple[str, float], ...]) -> Scenario:
         if overrides not in self._scenarios:
-            self._scenarios[overrides] = self.plan.cell_scenario(dict(overrides))
+            self._scenarios[overrides] = self.plan.cell_scenario({**self.cell, **dict(overrides)})
         return self._scenarios[overrides]
 
     def _split_and_overrides(self, candidate: Candidate) -> tuple[float, tuple]:
@@ -426,12 +434,6 @@ def optimize(
         time_limit=time_limit,
         notes=notes,
     )
-    edge = result.budget_edge()
-    if edge is not None:
-        notes.append(
-            f"the best budget is at the {edge} end of --budget-range: the optimum may lie "
-            "beyond it; widen the range to know"
-        )
     return result
 
 
