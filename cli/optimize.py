@@ -22,13 +22,19 @@ from splitsim.cli.options import (
 from splitsim.engines.base import SWEEP_DEFAULT_ENGINE
 from splitsim.model.scenario_files import load_scenario
 from splitsim.optimize.output import FIGURE_FILE, report_lines, write_run
-from splitsim.optimize.search import POLICIES, OptimizeError, optimize, parse_budget_range
+from splitsim.optimize.search import (
+    POLICIES,
+    OptimizeError,
+    optimize,
+    parse_budget_range,
+    plan_search,
+)
 from splitsim.optimize.selection import DEFAULT_CONFIDENCE, DEFAULT_TOLERANCE
 from splitsim.plots.files import PLOTS_DIR
 from splitsim.results.run_folder import DEFAULT_RESULTS_ROOT
 from splitsim.results.store import RunFolderError
 from splitsim.sweep.executors import available_cores
-from splitsim.sweep.plan import PlanError, plan_sweep
+from splitsim.sweep.plan import PlanError
 
 OPTIMIZE_EXAMPLES = """
 \b
@@ -36,6 +42,7 @@ Examples:
   splitsim optimize scenarios/baseline.toml
   splitsim optimize scenarios/baseline.toml --tolerance 0.005 --confidence 0.99
   splitsim optimize scenarios/baseline.toml --budget-range 5000:30000 --time-limit 300
+  splitsim optimize scenarios/new_business.toml --policy stage
 """
 
 
@@ -65,7 +72,10 @@ def _budget_range(ctx, param, value):
     type=click.Choice(POLICIES),
     default="constant",
     show_default=True,
-    help="The policy whose parameters are optimized: constant, one split for every month.",
+    help="The policy whose parameters are optimized: constant (the split), schedule (a "
+    "linear ramp's start and end shares over strategy.ramp_months, default 12), stage "
+    "(the shares below and above strategy.threshold, default business age 12 months) or "
+    "target_spend (the retention spend per targeted customer).",
 )
 @click.option(
     "--time-limit",
@@ -128,7 +138,7 @@ def optimize_command(
     if out is None:
         check_results_root(DEFAULT_RESULTS_ROOT, f"--out (default {DEFAULT_RESULTS_ROOT})")
     try:
-        plan = plan_sweep(scenario, splits=splits, seed=seed, engine=engine)
+        plan = plan_search(scenario, policy, splits=splits, seed=seed, engine=engine)
         result = optimize(
             plan,
             policy=policy,
