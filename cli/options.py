@@ -221,6 +221,36 @@ def objective_option(func):
     )(func)
 
 
+def _confidence(ctx, param, value):
+    if value is not None and not 0.5 < value < 1.0:  # NaN fails too
+        raise click.BadParameter(f"{value:g} is not strictly between 0.5 and 1 (e.g. 0.95)")
+    return value
+
+
+def _tolerance(ctx, param, value):
+    if value is not None and not (value > 0 and math.isfinite(value)):
+        raise click.BadParameter(
+            f"{value:g} is not a positive share of the mean metric (e.g. 0.01)"
+        )
+    return value
+
+
+def confidence_option(default: float, help: str):
+    """`--confidence P` of a sequential selection, strictly between 0.5 and 1."""
+    return click.option(
+        "--confidence", type=float, default=default, show_default=True, callback=_confidence,
+        help=help,
+    )  # fmt: skip
+
+
+def tolerance_option(default: float, help: str):
+    """`--tolerance T` of a sequential selection: a positive share of the mean metric."""
+    return click.option(
+        "--tolerance", type=float, default=default, show_default=True, callback=_tolerance,
+        help=help,
+    )  # fmt: skip
+
+
 # -- results folders ---------------------------------------------------------------------------
 def check_results_root(value: str, option: str = "--out") -> Path:
     """A results root that exists as a writable folder, or can be created as one.

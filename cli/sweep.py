@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from splitsim.cli.crash import one_line, write_error_log
 from splitsim.cli.options import (
@@ -14,6 +15,7 @@ from splitsim.cli.options import (
     ProgressBar,
     check_results_root,
     command_line,
+    confidence_option,
     engine_option,
     fixed_parameters_option,
     jobs_option,
@@ -25,14 +27,21 @@ from splitsim.cli.options import (
     scenario_errors,
     seed_option,
     set_option,
+    tolerance_option,
 )
 from splitsim.engines.base import SWEEP_DEFAULT_ENGINE
-from splitsim.model.scenario_files import load_scenario
+from splitsim.model.scenario_files import load_scenario, source_files
+from splitsim.optimize.adaptive import FIGURE_FILE, adaptive_sweep, write_adaptive_run
+from splitsim.optimize.adaptive import report_lines as adaptive_report
+from splitsim.optimize.search import OptimizeError
+from splitsim.optimize.selection import DEFAULT_CONFIDENCE, DEFAULT_TOLERANCE
 from splitsim.plots.files import PLOTS_DIR, cells_to_draw, write_plots
+from splitsim.report.render import write_run_report
 from splitsim.results.dataset import adaptive_refusal, stopped_early
 from splitsim.results.run_folder import (
     DEFAULT_RESULTS_ROOT,
     ResumeRefused,
+    ScenarioSources,
     SweepFailed,
     SweepInterrupted,
     SweepResult,
@@ -40,6 +49,7 @@ from splitsim.results.run_folder import (
     run_sweep,
 )
 from splitsim.results.store import (
+    REPORT_FILE,
     RESULTS_FILE,
     RESULTS_ZARR,
     STORE_FORMATS,
@@ -79,7 +89,8 @@ Examples:
     help="Sweep the split of the budget (and any swept parameter) over R replicates; "
     "write the dataset, the resolved scenario and a summary to a new run folder under "
     "--out (results/<scenario>-<timestamp>), print its path and the summary, then draw "
-    "the plots into it. Ctrl-C stops cleanly and says how to --resume.\n" + SWEEP_EXAMPLES
+    "the plots and the one-page HTML report (report.html) into it. Ctrl-C stops cleanly "
+    "and says how to --resume.\n" + SWEEP_EXAMPLES
 )
 @scenario_argument
 @click.option(
@@ -131,6 +142,23 @@ Examples:
 )
 @objective_option
 @fixed_parameters_option
+@click.option(
+    "--no-report",
+    is_flag=True,
+    help=f"Do not write RUN_DIR/{REPORT_FILE}, the one-page HTML report (splitsim report "
+    "writes it later).",
+)
+@click.option(
+    "--adaptive",
+    is_flag=True,
+    help="Stop simulating splits that are clearly out (Kim & Nelson's sequential selection, "
+    "as splitsim optimize): each cell ends when its best split is known within --tolerance "
+    "at --confidence, or at --replicates. Runs in one go (no --resume, --dask or zarr).",
+)
+@confidence_option(DEFAULT_CONFIDENCE, help="With --adaptive: the selection's confidence.")
+@tolerance_option(
+    DEFAULT_TOLERANCE, help="With --adaptive: the indifference zone, a share of the best mean."
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @scenario_errors
 def sweep(
@@ -148,9 +176,27 @@ def sweep(
     resume,
     objective,
     fixed_parameters,
+    no_report,
+    adaptive,
+    confidence,
+    tolerance,
     quiet,
 ):
     scenario = load_scenario(scenario_file, overrides)
+    ctx = click.get_current_context()
+    if not adaptive:
+        for name in ("confidence", "tolerance"):
+            if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+                raise click.UsageError(f"--{name} applies only with --adaptive")
+    else:
+        if resume is not None or dask is not None or store_format == "zarr":
+            raise click.UsageError(
+                "--adaptive runs in one go: it takes neither --resume, --dask nor --store zarr"
+            )
+        _adaptive(scenario, splits, replicates, seed, engine, sweeps, jobs, out, confidence,
+                  tolerance)  # fmt: skip
+        return
+    sources = None if resume else ScenarioSources(source_files(scenario_file), tuple(overrides))
     if dask is not None and jobs is not None:
         raise click.UsageError("--jobs and --dask exclude each other (Dask has its workers)")
     if out is None and resume is None:
@@ -188,6 +234,7 @@ def sweep(
             command_line=command_line(click.get_current_context()),
             store_format=store_format,
             objective=objective,
+            sources=sources,
         )
     except (PlanError, RunFolderError, ResumeRefused, MissingExtra, SweepTooLarge) as err:
         raise InvalidInput(str(err)) from None
@@ -214,7 +261,41 @@ def sweep(
     stored = RESULTS_ZARR if (result.run_dir / RESULTS_ZARR).is_dir() else RESULTS_FILE
     click.echo(f"Results in {result.run_dir}/ ({stored}, scenario.toml, summary.csv, summary.md)")
     click.echo(format_summary(result.summary, style="text", max_cells=MAX_PRINTED_CELLS), nl=False)
-    _draw_plots(result)
+    plots_failed = False
+    try:
+        _draw_plots(result)
+    except click.exceptions.Exit as stop:
+        if stop.exit_code != 1:
+            raise
+        plots_failed = True  # said so; the report does not need the plot files
+    if not no_report and not _write_report(result) or plots_failed:
+        raise click.exceptions.Exit(1)
+
+
+def _adaptive(scenario, splits, replicates, seed, engine, sweeps, jobs, out, confidence, tolerance):
+    """`sweep --adaptive`: the grid with sequential selection per cell (splitsim.optimize)."""
+    root = DEFAULT_RESULTS_ROOT if out is None else out
+    if out is None:
+        check_results_root(DEFAULT_RESULTS_ROOT, f"--out (default {DEFAULT_RESULTS_ROOT})")
+    try:
+        plan = plan_sweep(
+            scenario, splits=splits, replicates=replicates, seed=seed, engine=engine, sweeps=sweeps
+        )
+        result = adaptive_sweep(
+            plan,
+            confidence=confidence,
+            tolerance=tolerance,
+            jobs=jobs or available_cores(),
+            command_line=command_line(click.get_current_context()),
+        )
+        run_dir = write_adaptive_run(result, root)
+    except (PlanError, OptimizeError, RunFolderError) as err:
+        raise InvalidInput(str(err)) from None
+    except OSError as err:
+        raise InvalidInput(f"cannot write the run folder (--out {root!r}): {err}") from None
+    record_run_dir(run_dir)
+    click.echo("\n".join(adaptive_report(result, run_dir)))
+    click.echo(f"Plots in {run_dir / PLOTS_DIR}/ ({FIGURE_FILE})")
 
 
 def _connect(executor: DaskExecutor) -> None:
@@ -249,6 +330,34 @@ def _draw_plots(result: SweepResult) -> None:
     click.echo(f"Plots in {run_dir / PLOTS_DIR}/ ({len(written)} files)")
     if selection.skipped:
         click.echo(selection.not_drawn_note(run_dir))
+
+
+def _write_report(result: SweepResult) -> bool:
+    """Write RUN_DIR/report.html; a failure keeps the results and says how to retry."""
+    run_dir = result.run_dir
+    if stopped_early(result.dataset):
+        return True  # an adaptive search: summary.md is its report
+    again = f"splitsim report {shlex.quote(str(run_dir))}"
+    try:
+        path = write_run_report(run_dir, dataset=result.dataset, summary=result.summary)
+    except KeyboardInterrupt:
+        click.echo(
+            f"\nresults are in {run_dir}/; writing the report was interrupted; write it "
+            f"with: {again}",
+            err=True,
+        )
+        raise click.exceptions.Exit(130) from None
+    except Exception as err:
+        log = write_error_log(err, sys.argv, run_dir)
+        traceback_note = f" (the full traceback is in {log})" if log else ""
+        click.echo(
+            f"\nresults are in {run_dir}/; writing the report failed: {one_line(err)}; write "
+            f"it again with: {again}{traceback_note}",
+            err=True,
+        )
+        return False
+    click.echo(f"Report in {path}")
+    return True
 
 
 @click.command(
