@@ -209,6 +209,15 @@ def test_reproduce_gives_the_command_seed_version_and_scenario_hash(finished, tr
     assert f"splitsim sweep {finished / store.SCENARIO_FILE}" in text
 
 
+def test_loading_for_the_report_skips_the_cohort_arrays_but_still_checks_them(finished, tmp_path):
+    ds = store.load_results(finished, render.UNUSED_VARIABLES)
+    assert "cohort_alive" not in ds and "profit" in ds
+    copy = tmp_path / store.RESULTS_FILE
+    store.write_dataset(store.read_dataset(finished / store.RESULTS_FILE, ("cohort_alive",)), copy)
+    with pytest.raises(store.ProvenanceError, match="variables missing: cohort_alive"):
+        store.load_results(copy, render.UNUSED_VARIABLES)
+
+
 def test_the_run_folder_keeps_the_scenario_files_as_written(finished):
     sources = store.read_scenario_sources(finished)
     assert [Path(f["path"]).name for f in sources["files"]] == ["baseline.toml", "xss.toml"]
