@@ -160,6 +160,8 @@ def test_the_recommendation_best_split_and_p_best_are_summary_csv_s(finished, tr
     assert float(p_best.get("data-p-best")) == best["p_best"]
     assert text_of(p_best) == f"{best['p_best']:.2f}"
     assert "EUR a month" in best["recommendation"]  # the scenario's currency label
+    near = table[table["near_optimal"]]["p_best"].sum()
+    assert text_of(by_id(tree, "near-p-best")) == f"{100 * near:.0f} %"
 
 
 def test_the_sections_come_in_the_issue_s_order(tree):
