@@ -8,6 +8,7 @@ from splitsim.cli.options import (
     InvalidInput,
     check_results_root,
     command_line,
+    confidence_option,
     engine_option,
     jobs_option,
     record_run_dir,
@@ -16,17 +17,24 @@ from splitsim.cli.options import (
     scenario_errors,
     seed_option,
     set_option,
+    tolerance_option,
 )
 from splitsim.engines.base import SWEEP_DEFAULT_ENGINE
 from splitsim.model.scenario_files import load_scenario
 from splitsim.optimize.output import FIGURE_FILE, report_lines, write_run
-from splitsim.optimize.search import POLICIES, OptimizeError, optimize, parse_budget_range
+from splitsim.optimize.search import (
+    POLICIES,
+    OptimizeError,
+    optimize,
+    parse_budget_range,
+    plan_search,
+)
 from splitsim.optimize.selection import DEFAULT_CONFIDENCE, DEFAULT_TOLERANCE
 from splitsim.plots.files import PLOTS_DIR
 from splitsim.results.run_folder import DEFAULT_RESULTS_ROOT
 from splitsim.results.store import RunFolderError
 from splitsim.sweep.executors import available_cores
-from splitsim.sweep.plan import PlanError, plan_sweep
+from splitsim.sweep.plan import PlanError
 
 OPTIMIZE_EXAMPLES = """
 \b
@@ -34,6 +42,7 @@ Examples:
   splitsim optimize scenarios/baseline.toml
   splitsim optimize scenarios/baseline.toml --tolerance 0.005 --confidence 0.99
   splitsim optimize scenarios/baseline.toml --budget-range 5000:30000 --time-limit 300
+  splitsim optimize scenarios/new_business.toml --policy stage
 """
 
 
@@ -63,7 +72,10 @@ def _budget_range(ctx, param, value):
     type=click.Choice(POLICIES),
     default="constant",
     show_default=True,
-    help="The policy whose parameters are optimized: constant, one split for every month.",
+    help="The policy whose parameters are optimized: constant (the split), schedule (a "
+    "linear ramp's start and end shares over strategy.ramp_months, default 12), stage "
+    "(the shares below and above strategy.threshold, default business age 12 months) or "
+    "target_spend (the retention spend per targeted customer).",
 )
 @click.option(
     "--time-limit",
@@ -72,19 +84,13 @@ def _budget_range(ctx, param, value):
     help="Stop searching after this many seconds (checked between batches); the report "
     "then says the guarantee does not hold. Default: no limit.",
 )
-@click.option(
-    "--confidence",
-    type=float,
-    default=DEFAULT_CONFIDENCE,
-    show_default=True,
+@confidence_option(
+    DEFAULT_CONFIDENCE,
     help="Probability of selecting the best grid point when it is at least the tolerance "
     "better than the others, strictly between 0.5 and 1.",
 )
-@click.option(
-    "--tolerance",
-    type=float,
-    default=DEFAULT_TOLERANCE,
-    show_default=True,
+@tolerance_option(
+    DEFAULT_TOLERANCE,
     help="Indifference zone: differences smaller than this share of the best mean metric "
     "do not matter (> 0).",
 )
@@ -127,22 +133,12 @@ def optimize_command(
     overrides,
     out,
 ):
-    if not 0.5 < confidence < 1.0:
-        raise click.BadParameter(
-            f"{confidence:g} is not strictly between 0.5 and 1 (e.g. 0.95)",
-            param_hint="--confidence",
-        )
-    if not tolerance > 0:  # NaN fails too
-        raise click.BadParameter(
-            f"{tolerance:g} is not a positive share of the mean metric (e.g. 0.01)",
-            param_hint="--tolerance",
-        )
     scenario = load_scenario(scenario_file, overrides)
     root = DEFAULT_RESULTS_ROOT if out is None else out
     if out is None:
         check_results_root(DEFAULT_RESULTS_ROOT, f"--out (default {DEFAULT_RESULTS_ROOT})")
     try:
-        plan = plan_sweep(scenario, splits=splits, seed=seed, engine=engine)
+        plan = plan_search(scenario, policy, splits=splits, seed=seed, engine=engine)
         result = optimize(
             plan,
             policy=policy,

@@ -195,6 +195,17 @@ def jobs_option(func):
     )(func)
 
 
+def fixed_parameters_option(func):
+    """`--fixed-parameters`: ignore the scenario's [uncertain] table (its nominal values)."""
+    return click.option(
+        "--fixed-parameters",
+        is_flag=True,
+        help="Ignore the scenario's [uncertain] table: every replicate uses the scenario's "
+        "own (nominal) values of the uncertain keys, so the results show simulation noise "
+        "only.",
+    )(func)
+
+
 def objective_option(func):
     """`--objective mean|cvar5|profit`: what "best split" means in the summary."""
     from splitsim.results.summary import OBJECTIVES
@@ -208,6 +219,36 @@ def objective_option(func):
         "worst 5 % of replicates (risk-averse); profit, the NPV of horizon profit alone "
         "(no terminal value).",
     )(func)
+
+
+def _confidence(ctx, param, value):
+    if value is not None and not 0.5 < value < 1.0:  # NaN fails too
+        raise click.BadParameter(f"{value:g} is not strictly between 0.5 and 1 (e.g. 0.95)")
+    return value
+
+
+def _tolerance(ctx, param, value):
+    if value is not None and not (value > 0 and math.isfinite(value)):
+        raise click.BadParameter(
+            f"{value:g} is not a positive share of the mean metric (e.g. 0.01)"
+        )
+    return value
+
+
+def confidence_option(default: float, help: str):
+    """`--confidence P` of a sequential selection, strictly between 0.5 and 1."""
+    return click.option(
+        "--confidence", type=float, default=default, show_default=True, callback=_confidence,
+        help=help,
+    )  # fmt: skip
+
+
+def tolerance_option(default: float, help: str):
+    """`--tolerance T` of a sequential selection: a positive share of the mean metric."""
+    return click.option(
+        "--tolerance", type=float, default=default, show_default=True, callback=_tolerance,
+        help=help,
+    )  # fmt: skip
 
 
 # -- results folders ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from splitsim.cli.crash import one_line, write_error_log
 from splitsim.cli.options import (
@@ -14,7 +15,9 @@ from splitsim.cli.options import (
     ProgressBar,
     check_results_root,
     command_line,
+    confidence_option,
     engine_option,
+    fixed_parameters_option,
     jobs_option,
     objective_option,
     record_run_dir,
@@ -24,9 +27,14 @@ from splitsim.cli.options import (
     scenario_errors,
     seed_option,
     set_option,
+    tolerance_option,
 )
 from splitsim.engines.base import SWEEP_DEFAULT_ENGINE
 from splitsim.model.scenario_files import load_scenario, source_files
+from splitsim.optimize.adaptive import FIGURE_FILE, adaptive_sweep, write_adaptive_run
+from splitsim.optimize.adaptive import report_lines as adaptive_report
+from splitsim.optimize.search import OptimizeError
+from splitsim.optimize.selection import DEFAULT_CONFIDENCE, DEFAULT_TOLERANCE
 from splitsim.plots.files import PLOTS_DIR, cells_to_draw, write_plots
 from splitsim.report.render import write_run_report
 from splitsim.results.dataset import adaptive_refusal, stopped_early
@@ -62,6 +70,7 @@ Examples:
   splitsim sweep scenarios/baseline.toml --splits 0:1:0.1 --replicates 200 --jobs 4
   splitsim sweep scenarios/baseline.toml --sweep "customers.churn_hazard.rate=[1.35, 5.4]"
   splitsim sweep scenarios/churn_sweep.toml --replicates 100
+  splitsim sweep scenarios/baseline_uncertain.toml --replicates 200 --fixed-parameters
   splitsim sweep scenarios/baseline.toml --dask local:4 --store zarr
   splitsim sweep scenarios/baseline.toml --dask tcp://scheduler:8786 --store zarr
   splitsim sweep results/baseline-*/scenario.toml --resume results/baseline-*
@@ -132,11 +141,23 @@ Examples:
     "RUN_DIR/scenario.toml has them all).",
 )
 @objective_option
+@fixed_parameters_option
 @click.option(
     "--no-report",
     is_flag=True,
     help=f"Do not write RUN_DIR/{REPORT_FILE}, the one-page HTML report (splitsim report "
     "writes it later).",
+)
+@click.option(
+    "--adaptive",
+    is_flag=True,
+    help="Stop simulating splits that are clearly out (Kim & Nelson's sequential selection, "
+    "as splitsim optimize): each cell ends when its best split is known within --tolerance "
+    "at --confidence, or at --replicates. Runs in one go (no --resume, --dask or zarr).",
+)
+@confidence_option(DEFAULT_CONFIDENCE, help="With --adaptive: the selection's confidence.")
+@tolerance_option(
+    DEFAULT_TOLERANCE, help="With --adaptive: the indifference zone, a share of the best mean."
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @scenario_errors
@@ -154,10 +175,27 @@ def sweep(
     out,
     resume,
     objective,
+    fixed_parameters,
     no_report,
+    adaptive,
+    confidence,
+    tolerance,
     quiet,
 ):
     scenario = load_scenario(scenario_file, overrides)
+    ctx = click.get_current_context()
+    if not adaptive:
+        for name in ("confidence", "tolerance"):
+            if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+                raise click.UsageError(f"--{name} applies only with --adaptive")
+    else:
+        if resume is not None or dask is not None or store_format == "zarr":
+            raise click.UsageError(
+                "--adaptive runs in one go: it takes neither --resume, --dask nor --store zarr"
+            )
+        _adaptive(scenario, splits, replicates, seed, engine, sweeps, jobs, out, confidence,
+                  tolerance)  # fmt: skip
+        return
     sources = None if resume else ScenarioSources(source_files(scenario_file), tuple(overrides))
     if dask is not None and jobs is not None:
         raise click.UsageError("--jobs and --dask exclude each other (Dask has its workers)")
@@ -174,7 +212,13 @@ def sweep(
     bar = ProgressBar(quiet, scenario.name)
     try:
         plan = plan_sweep(
-            scenario, splits=splits, replicates=replicates, seed=seed, engine=engine, sweeps=sweeps
+            scenario,
+            splits=splits,
+            replicates=replicates,
+            seed=seed,
+            engine=engine,
+            sweeps=sweeps,
+            fixed_parameters=fixed_parameters,
         )
         if resume is not None and out is not None and not _inside(resume, out):
             raise PlanError(f"--resume {resume!r} is not a folder of --out {out!r}")
@@ -226,6 +270,32 @@ def sweep(
         plots_failed = True  # said so; the report does not need the plot files
     if not no_report and not _write_report(result) or plots_failed:
         raise click.exceptions.Exit(1)
+
+
+def _adaptive(scenario, splits, replicates, seed, engine, sweeps, jobs, out, confidence, tolerance):
+    """`sweep --adaptive`: the grid with sequential selection per cell (splitsim.optimize)."""
+    root = DEFAULT_RESULTS_ROOT if out is None else out
+    if out is None:
+        check_results_root(DEFAULT_RESULTS_ROOT, f"--out (default {DEFAULT_RESULTS_ROOT})")
+    try:
+        plan = plan_sweep(
+            scenario, splits=splits, replicates=replicates, seed=seed, engine=engine, sweeps=sweeps
+        )
+        result = adaptive_sweep(
+            plan,
+            confidence=confidence,
+            tolerance=tolerance,
+            jobs=jobs or available_cores(),
+            command_line=command_line(click.get_current_context()),
+        )
+        run_dir = write_adaptive_run(result, root)
+    except (PlanError, OptimizeError, RunFolderError) as err:
+        raise InvalidInput(str(err)) from None
+    except OSError as err:
+        raise InvalidInput(f"cannot write the run folder (--out {root!r}): {err}") from None
+    record_run_dir(run_dir)
+    click.echo("\n".join(adaptive_report(result, run_dir)))
+    click.echo(f"Plots in {run_dir / PLOTS_DIR}/ ({FIGURE_FILE})")
 
 
 def _connect(executor: DaskExecutor) -> None:
