@@ -25,9 +25,14 @@ from matplotlib.figure import Figure
 from sweep_helpers import BASELINE
 
 from splitsim.cli.main import cli
-from splitsim.model.scenario_files import load_scenario
+from splitsim.model.scenario_files import load_scenario, source_files
 from splitsim.report import render
-from splitsim.report.assumptions import format_months, key_comments, key_sources
+from splitsim.report.assumptions import (
+    assumption_sections,
+    format_months,
+    key_comments,
+    key_sources,
+)
 from splitsim.results import store
 from splitsim.results.dataset import SIMULATED
 from splitsim.results.summary import (
@@ -468,6 +473,21 @@ line\"\"\"    # after a multi-line string
     assert comments["t.sub.d"] == "after a multi-line string"
     sources = key_sources([{"path": "x.toml", "text": text}], ["t.a=2"])
     assert sources["t.a"] == "--set t.a=2" and sources["t.list"] == "after the list"
+
+
+def test_an_uncertain_key_shows_its_distribution_and_both_sources():
+    path = BASELINE.with_name("baseline_uncertain.toml")
+    files = [{"path": p, "text": t} for p, t in source_files(path)]
+    rows = {
+        row.key: row
+        for section in assumption_sections(load_scenario(path), {"files": files, "overrides": []})
+        for row in section.rows
+    }
+    cac0 = rows["acquisition.cac0"]
+    assert cac0.value == "30; uncertain: triangular (low 20, mode 30, high 45)"
+    assert cac0.source.startswith("nominal: assumption: the cheapest paid customers cost 30")
+    assert "range: FACTS F10: a new customer costs 5-7x a kept one" in cac0.source
+    assert not [key for key in rows if key.startswith("uncertain")]
 
 
 def test_months_are_shown_by_runs_of_equal_values():
