@@ -23,6 +23,7 @@ from splitsim.cli.options import (
     transactions_argument,
 )
 from splitsim.model.scenario import RunSettings
+from splitsim.report.render import ReportError, write_run_report
 from splitsim.results.run_folder import DEFAULT_RESULTS_ROOT
 from splitsim.results.store import RunFolderError
 
@@ -67,6 +68,11 @@ Examples:
     help="Results root; the run gets its own folder backtest-<data>-<timestamp> inside.",
 )
 @transaction_options
+@click.option(
+    "--no-report",
+    is_flag=True,
+    help="Do not write report.html (the tracking plot and table as one HTML page).",
+)
 def backtest_command(
     transactions,
     calibration_end,
@@ -79,6 +85,7 @@ def backtest_command(
     date_col,
     amount_col,
     fmt,
+    no_report,
 ):
     try:
         log = read_transactions(
@@ -109,6 +116,15 @@ def backtest_command(
             f"writing the backtest's run folder under --out {out!r} failed: {err}"
         ) from None
     record_run_dir(written.run_dir)
+    files = list(written.files)
+    if not no_report:
+        try:
+            files.append(write_run_report(written.run_dir))
+        except (RunFolderError, ReportError, OSError) as err:
+            raise click.ClickException(
+                f"the backtest's results are in {written.run_dir}/, but writing its report "
+                f"failed: {err}; write it again with: splitsim report {written.run_dir}"
+            ) from None
     click.echo(f"\nwrote {written.run_dir}/")
-    for path in written.files:
+    for path in files:
         click.echo(f"  {path.relative_to(written.run_dir)}")

@@ -32,6 +32,8 @@ Examples:
       --time-unit month -o cdnow-fit.toml
   splitsim calibrate data/cdnow/CDNOW_sample.txt --calibration-end 1997-09-30 \\
       --customer-col 1 --date-col 3 --amount-col 5 --format whitespace -o -
+  splitsim calibrate data/cdnow/CDNOW_sample.txt --calibration-end 1997-09-30 \\
+      --uncertain -o cdnow-uncertain.toml
 """
 
 
@@ -63,6 +65,13 @@ Examples:
     metavar="FRAGMENT.toml",
     help="Write the scenario fragment here ('-' prints it).",
 )
+@click.option(
+    "--uncertain",
+    is_flag=True,
+    help="Also write the fitted values' standard errors as an [uncertain] table "
+    "(lognormal, median the estimate, sd_log = SE / estimate: the fit is normal in the log "
+    "of its parameters), so that sweeps draw them per replicate.",
+)
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
 def calibrate_command(
     transactions,
@@ -73,6 +82,7 @@ def calibrate_command(
     fmt,
     time_unit,
     output,
+    uncertain,
     force,
 ):
     output_path = _check_output(output, force)
@@ -92,7 +102,7 @@ def calibrate_command(
     click.echo(fit_report(calibration))
     for warning in fit_warnings(calibration):
         click.echo(f"warning: {warning}", err=True)
-    text = fragment_toml(calibration)
+    text = fragment_toml(calibration, uncertain=uncertain)
     if output == "-":
         click.echo()
         click.echo(text, nl=False)

@@ -19,6 +19,7 @@ from splitsim.cli.crash import internal_error_message
 from splitsim.cli.optimize import optimize_command
 from splitsim.cli.options import RUN_DIR_META, scenario_argument, scenario_errors, set_option
 from splitsim.cli.plot import compare, plot
+from splitsim.cli.report import report
 from splitsim.cli.run import facts, run
 from splitsim.cli.sensitivity import sensitivity
 from splitsim.cli.sweep import summary, sweep
@@ -104,6 +105,7 @@ for command in (
     backtest_command,
     plot,
     compare,
+    report,
 ):
     cli.add_command(command)
 cli.add_command(sensitivity)

@@ -195,6 +195,17 @@ def jobs_option(func):
     )(func)
 
 
+def fixed_parameters_option(func):
+    """`--fixed-parameters`: ignore the scenario's [uncertain] table (its nominal values)."""
+    return click.option(
+        "--fixed-parameters",
+        is_flag=True,
+        help="Ignore the scenario's [uncertain] table: every replicate uses the scenario's "
+        "own (nominal) values of the uncertain keys, so the results show simulation noise "
+        "only.",
+    )(func)
+
+
 def objective_option(func):
     """`--objective mean|cvar5|profit`: what "best split" means in the summary."""
     from splitsim.results.summary import OBJECTIVES

@@ -9,6 +9,7 @@ import click
 from splitsim.cli.options import (
     Share,
     engine_option,
+    fixed_parameters_option,
     replicates_option,
     scenario_argument,
     scenario_errors,
@@ -20,13 +21,19 @@ from splitsim.facts import measure_facts
 from splitsim.facts_report import facts_report
 from splitsim.model.scenario_files import load_scenario
 from splitsim.model.strategy import strategy_split
-from splitsim.replicate_report import replicate_report, simulate_replicate_outcome
+from splitsim.model.uncertainty import fixed_scenario
+from splitsim.replicate_report import (
+    drawn_values,
+    replicate_report,
+    simulate_replicate_outcome,
+)
 
 RUN_EXAMPLES = """
 \b
 Examples:
   splitsim run scenarios/baseline.toml --split 0.6
   splitsim run scenarios/baseline.toml --split 0.2 --replicate 3 --set budget.monthly=30000
+  splitsim run scenarios/baseline_uncertain.toml --split 0.3 --replicate 5
 """
 
 FACTS_EXAMPLES = """
@@ -59,9 +66,12 @@ Examples:
 )
 @engine_option(help="Simulation engine (default: the scenario's run.engine, else simpy).")
 @set_option
+@fixed_parameters_option
 @scenario_errors
-def run(scenario_file, split, seed, replicate, engine, overrides):
+def run(scenario_file, split, seed, replicate, engine, overrides, fixed_parameters):
     scenario = load_scenario(scenario_file, overrides)
+    if fixed_parameters:
+        scenario = fixed_scenario(scenario, {})
     try:
         split = strategy_split(scenario, split)
     except ValueError as err:
@@ -79,6 +89,7 @@ def run(scenario_file, split, seed, replicate, engine, overrides):
         root_seed=seed,
         replicate=replicate,
         engine=engine,
+        drawn=drawn_values(scenario, replicate, seed),
         strategy=scenario.strategy.kind,
     )
     click.echo(report, nl=False)

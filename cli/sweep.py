@@ -17,6 +17,7 @@ from splitsim.cli.options import (
     command_line,
     confidence_option,
     engine_option,
+    fixed_parameters_option,
     jobs_option,
     objective_option,
     record_run_dir,
@@ -29,16 +30,18 @@ from splitsim.cli.options import (
     tolerance_option,
 )
 from splitsim.engines.base import SWEEP_DEFAULT_ENGINE
-from splitsim.model.scenario_files import load_scenario
+from splitsim.model.scenario_files import load_scenario, source_files
 from splitsim.optimize.adaptive import FIGURE_FILE, adaptive_sweep, write_adaptive_run
 from splitsim.optimize.adaptive import report_lines as adaptive_report
 from splitsim.optimize.search import OptimizeError
 from splitsim.optimize.selection import DEFAULT_CONFIDENCE, DEFAULT_TOLERANCE
 from splitsim.plots.files import PLOTS_DIR, cells_to_draw, write_plots
+from splitsim.report.render import write_run_report
 from splitsim.results.dataset import adaptive_refusal, stopped_early
 from splitsim.results.run_folder import (
     DEFAULT_RESULTS_ROOT,
     ResumeRefused,
+    ScenarioSources,
     SweepFailed,
     SweepInterrupted,
     SweepResult,
@@ -46,6 +49,7 @@ from splitsim.results.run_folder import (
     run_sweep,
 )
 from splitsim.results.store import (
+    REPORT_FILE,
     RESULTS_FILE,
     RESULTS_ZARR,
     STORE_FORMATS,
@@ -66,6 +70,7 @@ Examples:
   splitsim sweep scenarios/baseline.toml --splits 0:1:0.1 --replicates 200 --jobs 4
   splitsim sweep scenarios/baseline.toml --sweep "customers.churn_hazard.rate=[1.35, 5.4]"
   splitsim sweep scenarios/churn_sweep.toml --replicates 100
+  splitsim sweep scenarios/baseline_uncertain.toml --replicates 200 --fixed-parameters
   splitsim sweep scenarios/baseline.toml --dask local:4 --store zarr
   splitsim sweep scenarios/baseline.toml --dask tcp://scheduler:8786 --store zarr
   splitsim sweep results/baseline-*/scenario.toml --resume results/baseline-*
@@ -84,7 +89,8 @@ Examples:
     help="Sweep the split of the budget (and any swept parameter) over R replicates; "
     "write the dataset, the resolved scenario and a summary to a new run folder under "
     "--out (results/<scenario>-<timestamp>), print its path and the summary, then draw "
-    "the plots into it. Ctrl-C stops cleanly and says how to --resume.\n" + SWEEP_EXAMPLES
+    "the plots and the one-page HTML report (report.html) into it. Ctrl-C stops cleanly "
+    "and says how to --resume.\n" + SWEEP_EXAMPLES
 )
 @scenario_argument
 @click.option(
@@ -135,6 +141,13 @@ Examples:
     "RUN_DIR/scenario.toml has them all).",
 )
 @objective_option
+@fixed_parameters_option
+@click.option(
+    "--no-report",
+    is_flag=True,
+    help=f"Do not write RUN_DIR/{REPORT_FILE}, the one-page HTML report (splitsim report "
+    "writes it later).",
+)
 @click.option(
     "--adaptive",
     is_flag=True,
@@ -162,6 +175,8 @@ def sweep(
     out,
     resume,
     objective,
+    fixed_parameters,
+    no_report,
     adaptive,
     confidence,
     tolerance,
@@ -181,6 +196,7 @@ def sweep(
         _adaptive(scenario, splits, replicates, seed, engine, sweeps, jobs, out, confidence,
                   tolerance)  # fmt: skip
         return
+    sources = None if resume else ScenarioSources(source_files(scenario_file), tuple(overrides))
     if dask is not None and jobs is not None:
         raise click.UsageError("--jobs and --dask exclude each other (Dask has its workers)")
     if out is None and resume is None:
@@ -196,7 +212,13 @@ def sweep(
     bar = ProgressBar(quiet, scenario.name)
     try:
         plan = plan_sweep(
-            scenario, splits=splits, replicates=replicates, seed=seed, engine=engine, sweeps=sweeps
+            scenario,
+            splits=splits,
+            replicates=replicates,
+            seed=seed,
+            engine=engine,
+            sweeps=sweeps,
+            fixed_parameters=fixed_parameters,
         )
         if resume is not None and out is not None and not _inside(resume, out):
             raise PlanError(f"--resume {resume!r} is not a folder of --out {out!r}")
@@ -212,6 +234,7 @@ def sweep(
             command_line=command_line(click.get_current_context()),
             store_format=store_format,
             objective=objective,
+            sources=sources,
         )
     except (PlanError, RunFolderError, ResumeRefused, MissingExtra, SweepTooLarge) as err:
         raise InvalidInput(str(err)) from None
@@ -238,7 +261,15 @@ def sweep(
     stored = RESULTS_ZARR if (result.run_dir / RESULTS_ZARR).is_dir() else RESULTS_FILE
     click.echo(f"Results in {result.run_dir}/ ({stored}, scenario.toml, summary.csv, summary.md)")
     click.echo(format_summary(result.summary, style="text", max_cells=MAX_PRINTED_CELLS), nl=False)
-    _draw_plots(result)
+    plots_failed = False
+    try:
+        _draw_plots(result)
+    except click.exceptions.Exit as stop:
+        if stop.exit_code != 1:
+            raise
+        plots_failed = True  # said so; the report does not need the plot files
+    if not no_report and not _write_report(result) or plots_failed:
+        raise click.exceptions.Exit(1)
 
 
 def _adaptive(scenario, splits, replicates, seed, engine, sweeps, jobs, out, confidence, tolerance):
@@ -299,6 +330,34 @@ def _draw_plots(result: SweepResult) -> None:
     click.echo(f"Plots in {run_dir / PLOTS_DIR}/ ({len(written)} files)")
     if selection.skipped:
         click.echo(selection.not_drawn_note(run_dir))
+
+
+def _write_report(result: SweepResult) -> bool:
+    """Write RUN_DIR/report.html; a failure keeps the results and says how to retry."""
+    run_dir = result.run_dir
+    if stopped_early(result.dataset):
+        return True  # an adaptive search: summary.md is its report
+    again = f"splitsim report {shlex.quote(str(run_dir))}"
+    try:
+        path = write_run_report(run_dir, dataset=result.dataset, summary=result.summary)
+    except KeyboardInterrupt:
+        click.echo(
+            f"\nresults are in {run_dir}/; writing the report was interrupted; write it "
+            f"with: {again}",
+            err=True,
+        )
+        raise click.exceptions.Exit(130) from None
+    except Exception as err:
+        log = write_error_log(err, sys.argv, run_dir)
+        traceback_note = f" (the full traceback is in {log})" if log else ""
+        click.echo(
+            f"\nresults are in {run_dir}/; writing the report failed: {one_line(err)}; write "
+            f"it again with: {again}{traceback_note}",
+            err=True,
+        )
+        return False
+    click.echo(f"Report in {path}")
+    return True
 
 
 @click.command(

@@ -15,6 +15,7 @@ import numpy as np
 from splitsim.engines.base import simulate_cell
 from splitsim.model.scenario import Scenario
 from splitsim.model.strategy import takes_split
+from splitsim.model.uncertainty import draw_values
 from splitsim.sweep.plan import PlanError, check_split
 
 # (label, outcome variable) of the totals under the table; all in the scenario's currency.
@@ -127,6 +128,7 @@ def replicate_report(
     replicate: int,
     engine: str,
     strategy: str = "constant",
+    drawn: Mapping[str, float] | None = None,
 ) -> str:
     """Everything ``splitsim run`` prints about one replicate, ending in a newline.
 
@@ -137,6 +139,8 @@ def replicate_report(
         header line.
     strategy : the strategy's kind, named in the header instead of a NaN split (the
         kinds other than 'constant' set the share each month).
+    drawn : the values this replicate drew for the scenario's uncertain keys (see
+        :func:`drawn_values`), shown under the header; None or empty shows nothing.
 
     Returns
     -------
@@ -149,4 +153,18 @@ def replicate_report(
         f"scenario {scenario_name}, {decision}, seed {root_seed}, replicate {replicate}, "
         f"engine {engine}"
     )
-    return "\n".join([header, monthly_table(outcome), totals_lines(outcome)]) + "\n"
+    lines = [header]
+    if drawn:
+        values = ", ".join(f"{key} = {value:.6g}" for key, value in drawn.items())
+        lines.append(f"uncertain values drawn for this replicate: {values}")
+    return "\n".join([*lines, monthly_table(outcome), totals_lines(outcome)]) + "\n"
+
+
+def drawn_values(scenario: Scenario, replicate: int, root_seed: int) -> dict[str, float]:
+    """The values replicate ``replicate`` draws for ``scenario``'s uncertain keys.
+
+    The same as in a sweep with this root seed (:func:`splitsim.model.uncertainty.draw_values`);
+    empty without an ``uncertain`` table. Values in each key's units.
+    """
+    row = draw_values(scenario.uncertain, root_seed, [replicate])[0]
+    return {key: float(value) for key, value in zip(scenario.uncertain, row, strict=True)}

@@ -1,11 +1,11 @@
 """The house's shape: imports flow one way through the pipeline's stages, with no cycles.
 
 Stages, lowest first: model -> engines -> sweep -> results -> plots -> calibration,
-sensitivity and optimize ->
-the API and facts -> cli. A module may import its own stage and the stages below it,
-never one above (an import running back up is a design question: move the shared thing
-down). Function-level imports count too. And the distribution installs one import
-package, ``splitsim``, nothing named ``sim`` or ``cli``.
+sensitivity and optimize -> the API, facts and the HTML report -> cli. A module may
+import its own stage and the stages below it, never one above (an import running back
+up is a design question: move the shared thing down). Function-level imports count too.
+And the distribution installs one import package, ``splitsim``, nothing named ``sim`` or
+``cli``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ STAGES = {
     "optimize": 5,
     "facts": 6,
     "facts_report": 6,
+    "report": 6,
     "replicate_report": 6,
     "api": 6,
     "cli": 7,
@@ -144,6 +145,8 @@ def test_the_wheel_holds_only_the_splitsim_package(tmp_path):
     assert {top for top in tops if not top.endswith(".dist-info")} == {"splitsim"}
     names = zipfile.ZipFile(wheel).namelist()
     assert "splitsim/cli/main.py" in names and "splitsim/engines/kernels.py" in names
+    assert "splitsim/report/templates/run.html.j2" in names  # the report's templates ship
+    assert "splitsim/report/templates/style.css" in names
 
 
 def test_the_package_root_exposes_exactly_the_api():

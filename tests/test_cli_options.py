@@ -19,7 +19,7 @@ from splitsim.sweep import executors
 from splitsim.sweep.plan import MAX_SEED
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMAND_MODULES = {"backtest", "calibrate", "plot", "run", "sweep"}
+COMMAND_MODULES = {"backtest", "calibrate", "plot", "run", "sensitivity", "sweep"}
 
 
 def params_named(name: str) -> dict[str, click.Parameter]:
@@ -34,16 +34,16 @@ def params_named(name: str) -> dict[str, click.Parameter]:
 
 def test_seed_replicates_and_engine_have_one_range_in_every_command():
     seeds = params_named("seed")
-    assert set(seeds) == {"run", "facts", "sweep", "backtest"}
+    assert set(seeds) == {"run", "facts", "sweep", "backtest", "sensitivity", "optimize"}
     for param in seeds.values():
         assert isinstance(param.type, click.IntRange)
         assert (param.type.min, param.type.max) == (0, MAX_SEED) == (0, 2**63 - 1)
     replicates = params_named("replicates")
-    assert set(replicates) == {"facts", "sweep", "backtest"}
+    assert set(replicates) == {"facts", "sweep", "backtest", "sensitivity"}
     for param in replicates.values():
         assert (param.type.min, param.type.max) == (1, None)
     engines = params_named("engine")
-    assert set(engines) == {"run", "sweep", "backtest"}
+    assert set(engines) == {"run", "sweep", "backtest", "sensitivity", "optimize"}
     for param in engines.values():
         assert tuple(param.type.choices) == ENGINES
 
@@ -53,6 +53,7 @@ def test_set_and_results_root_options_are_the_shared_ones():
         assert param.opts == ["--set"] and param.multiple
     outs = params_named("out")
     assert outs["sweep"].callback is outs["backtest"].callback is options._results_root
+    assert outs["sensitivity"].callback is options._results_root
     assert outs["compare"].callback is None  # compare's --out is an image file
 
 

@@ -268,3 +268,57 @@ def test_a_split_grid_with_a_policy_is_refused_not_ignored(where):
     else:
         with pytest.raises(PlanError, match="run.splits: the split grid sets the share"):
             plan_sweep(small(policy, "run.splits=[0.1, 0.2]"))
+
+
+# -- a sweep of a policy: summary and plots compare the policy's values ------------------
+@pytest.fixture(scope="module")
+def ramp_sweep():
+    from splitsim import simulate_sweep
+
+    s = small(
+        'initial_base={kind="none"}',
+        'strategy={kind="schedule", start_share=0.0, end_share=0.5, ramp_months=3}',
+    )
+    plan = plan_sweep(
+        s, replicates=6, seed=5, engine="fast", sweeps=["strategy.ramp_months=[1, 4, 8]"]
+    )
+    return simulate_sweep(plan, jobs=1)
+
+
+def test_a_policy_sweep_is_summarized_over_the_policy_key(ramp_sweep):
+    from splitsim.results.summary import format_summary, policy_view, summarize
+
+    view = policy_view(ramp_sweep)
+    assert view.attrs["policy_key"] == "strategy.ramp_months"
+    assert list(view["split"].values) == [1.0, 4.0, 8.0]
+    assert view["decision_metric"].dims == ("split", "replicate")
+    summary = summarize(ramp_sweep)
+    (cell,) = summary.cells
+    assert summary.decision == "strategy.ramp_months"
+    means = ramp_sweep["decision_metric"].mean("replicate").values.ravel()
+    assert cell.best_split == [1.0, 4.0, 8.0][int(np.argmax(means))]
+    assert cell.table["p_best"].sum() == pytest.approx(1.0)
+    assert cell.regrets == []  # the rules of thumb are shares, not ramp lengths
+    text = format_summary(summary, style="text")
+    assert "Best strategy.ramp_months:" in text and "nan" not in text
+    frame = summary.frame()
+    assert "strategy.ramp_months" in frame.columns and "split" not in frame.columns
+
+
+def test_a_policy_sweep_draws_the_policy_on_the_x_axis_and_its_shares(ramp_sweep):
+    from splitsim.plots.files import applicable_kinds, run_figures
+
+    assert "heatmap" not in applicable_kinds(ramp_sweep)
+    figures = dict(run_figures(ramp_sweep, ["decision", "timeseries"]))
+    pbest_ax = figures["decision"].axes[1]
+    assert "strategy.ramp_months" in pbest_ax.get_xlabel()
+    share_lines = [
+        line
+        for ax in figures["timeseries"].get_axes()
+        for line in ax.get_lines()
+        if str(line.get_gid()).startswith("policy_share")
+    ]
+    assert len(share_lines) == 3  # ramp lengths 1, 4 and 8
+    # the median share of the 4-month ramp climbs 0, 0.125, 0.25, 0.375, then stays 0.5
+    ramp4 = next(line for line in share_lines if line.get_gid() == "policy_share 4")
+    np.testing.assert_allclose(ramp4.get_ydata(), [0, 0.125, 0.25, 0.375, 0.5, 0.5, 0.5, 0.5])

@@ -4,6 +4,10 @@ The fragment holds [customers.purchase_rate], [customers.churn_hazard] and
 [customers.order_value]; a scenario takes it with ``extends = ["parent.toml",
 "fragment.toml"]`` (listed after the parent so that it wins) or by pasting. Every value
 carries its standard error as a comment, and the header says where the numbers come from.
+With ``uncertain=True`` the fragment also holds an ``[uncertain]`` table, so that a
+sweep of a scenario extending it carries the data's uncertainty into the decision: each
+fitted value as a lognormal of median the estimate and sd_log its standard error over
+the estimate (:func:`uncertain_lines` says why not a normal truncated at 0).
 Text is built by hand because TOML writers drop comments.
 """
 
@@ -22,8 +26,16 @@ MODEL_UNIT = "month"
 COMMENT_COLUMN = 29
 
 
-def fragment_toml(calibration: Calibration) -> str:
-    """The TOML fragment of a calibration: fitted values in months, with their errors."""
+def fragment_toml(calibration: Calibration, *, uncertain: bool = False) -> str:
+    """The TOML fragment of a calibration: fitted values in months, with their errors.
+
+    Parameters
+    ----------
+    calibration : the fit.
+    uncertain : also write the ``[uncertain]`` table of the fitted values (lognormal,
+        median the estimate, sd_log = SE / estimate; q truncated at 1); values whose
+        standard error is not finite are left out of it, with a comment saying so.
+    """
     summary = calibration.summary
     fit = calibration.pareto_nbd
     monthly = fit.in_unit(MODEL_UNIT)
@@ -111,9 +123,56 @@ def fragment_toml(calibration: Calibration) -> str:
             f"# [customers.order_value] not written: {reason}.",
             "# The parent's order values apply.",
         ]
+    if uncertain:
+        estimates = {
+            "customers.purchase_rate.shape": (monthly.r, se["r"], 0.0),
+            "customers.purchase_rate.rate": (monthly.alpha, se["alpha"], 0.0),
+            "customers.churn_hazard.shape": (monthly.s, se["s"], 0.0),
+            "customers.churn_hazard.rate": (monthly.beta, se["beta"], 0.0),
+        }
+        if usable_spend:
+            gse = gamma_gamma.standard_errors
+            estimates |= {
+                "customers.order_value.p": (gamma_gamma.p, gse["p"], 0.0),
+                "customers.order_value.q": (gamma_gamma.q, gse["q"], 1.0),
+                "customers.order_value.v": (gamma_gamma.v, gse["v"], 0.0),
+            }
+        lines += ["", *uncertain_lines(estimates)]
     text = "\n".join(lines) + "\n"
     tomllib.loads(text)  # the fragment must always be valid TOML
     return text
+
+
+def uncertain_lines(estimates: dict[str, tuple[float, float, float]]) -> list[str]:
+    """The ``[uncertain]`` table of fitted values: dotted key -> (estimate, SE, lower bound).
+
+    Each key becomes a lognormal of median the estimate and sd_log = SE / estimate,
+    truncated at the lower bound when it is above 0. This is the asymptotic distribution
+    the fit itself implies: it maximises the likelihood over the logarithms of the
+    parameters and its standard errors come from the Hessian there (the natural-scale SE
+    is the estimate times the log-scale one, the delta method), so the estimate is
+    approximately normal in the log. A normal truncated at 0 agrees with it when the SE
+    is small, but where it is not (CDNOW's churn rate beta: SE 53 % of the estimate) it
+    draws rates near 0, i.e. a mean churn hazard of thousands a month, which the
+    scenario's checks rightly refuse. A key whose SE is not finite is left out.
+    """
+    lines = [
+        "# Estimation uncertainty (`calibrate --uncertain`): each fitted value as a lognormal",
+        "# of median the estimate and sd_log = SE / estimate (the fit is normal in the log",
+        "# of its parameters); a sweep draws them per replicate (--fixed-parameters ignores",
+        "# this table).",
+        "[uncertain]",
+    ]
+    for key, (estimate, error, low) in estimates.items():
+        if not (math.isfinite(error) and error >= 0.0 and estimate > 0.0):
+            lines.append(f'# "{key}" left out: its standard error is not finite')
+            continue
+        bound = f", low = {_float(low)}" if low > 0.0 else ""
+        lines.append(
+            f'"{key}" = {{ dist = "lognormal", median = {_float(estimate)}, '
+            f"sd_log = {_float(error / estimate)}{bound} }}"
+        )
+    return lines
 
 
 def _mean_first_value(calibration: Calibration) -> float:

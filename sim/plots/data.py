@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from splitsim.results.dataset import MONTH, REPLICATE, SPLIT, swept_dims
-from splitsim.results.summary import summarize, summarize_cell
+from splitsim.results.summary import POLICY_KEY, policy_view, summarize, summarize_cell
 
 BAND_90 = (0.05, 0.95)
 BAND_50 = (0.25, 0.75)
@@ -24,7 +24,12 @@ DEFAULT_SERIES_SPLITS: tuple[float | str, ...] = (0.2, "best", 0.8)
 
 # -- cells of a sweep --------------------------------------------------------------------
 def cells(ds: xr.Dataset) -> list[dict[str, Any]]:
-    """Every combination of swept values, in C order ([{}] when nothing is swept)."""
+    """Every combination of swept values, in C order ([{}] when nothing is swept).
+
+    In a sweep of a policy the key compared is not a cell: it takes the split's place
+    (:func:`splitsim.results.summary.policy_view`).
+    """
+    ds = policy_view(ds)
     dims = swept_dims(ds)
     values = [[scalar(v) for v in ds[d].values] for d in dims]
     return [dict(zip(dims, combo, strict=True)) for combo in itertools.product(*values)]
@@ -44,6 +49,7 @@ def select_cell(
     ValueError : a key that is not swept, a value not in the sweep, or a swept
         parameter with several values left out.
     """
+    ds = policy_view(ds)
     dims = swept_dims(ds)
     cell = dict(cell or {})
     unknown = sorted(set(cell) - set(dims))
@@ -103,7 +109,17 @@ class DecisionBands:
     @property
     def best_index(self) -> int:
         """Position of the best split on the grid."""
-        return int(np.flatnonzero(self.splits == self.best_split)[0])
+        return int(np.flatnonzero(_same_value(self.splits, self.best_split))[0])
+
+
+def _same_value(values: np.ndarray, value: float) -> np.ndarray:
+    """values == value, NaN matching NaN (a policy sweep's one split is NaN)."""
+    return (values == value) | (np.isnan(values) & np.isnan(value))
+
+
+def policy_key(ds: xr.Dataset) -> str | None:
+    """The strategy key compared in place of the split, or None (see ``policy_view``)."""
+    return policy_view(ds).attrs.get(POLICY_KEY)
 
 
 def decision_metric(cell_ds: xr.Dataset) -> np.ndarray:
@@ -159,6 +175,10 @@ def series_splits(
     """
     best = summarize_cell(cell_ds).best_split
     grid = cell_ds[SPLIT].values.astype(float)
+    if POLICY_KEY in cell_ds.attrs or np.isnan(grid).all():
+        # a policy's values: the first, the best and the last (all when there are few)
+        wanted = grid if len(grid) <= 3 else [grid[0], best, grid[-1]]
+        return sorted(set(float(v) for v in wanted)), best
     chosen = set()
     for wanted in DEFAULT_SERIES_SPLITS if splits is None else splits:
         target = best if wanted == "best" else float(wanted)

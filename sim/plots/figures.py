@@ -30,6 +30,7 @@ from splitsim.plots.data import (
     cumulative_profit,
     decision_bands,
     decision_metric,
+    policy_key,
     regret,
     scalar,
     select_cell,
@@ -97,10 +98,12 @@ def decision_curve(
     """
     cell_ds, cell_values = select_cell(ds, cell)
     bands = decision_bands(cell_ds)
+    policy = policy_key(ds)
     if axes is None:
         fig = Figure(figsize=(11, 7), layout="constrained")
         metric_ax, pbest_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
-        fig.suptitle(title(ds, "decision metric by share of budget to retention", cell_values))
+        what = "share of budget to retention" if policy is None else f"policy ({policy})"
+        fig.suptitle(title(ds, f"decision metric by {what}", cell_values))
     else:
         metric_ax, pbest_ax = axes
         fig = metric_ax.get_figure(root=True)
@@ -135,7 +138,7 @@ def decision_curve(
         ms=18,
         color=OKABE_ITO["black"],
         markerfacecolor=OKABE_ITO["yellow"],
-        label=f"best split: {split_label(bands.best_split)} (highest mean)",
+        label=f"best {choice_label(policy, bands.best_split)} (highest mean)",
         gid="best_split",
     )
     if bands.npv_mean is not None:
@@ -150,7 +153,8 @@ def decision_curve(
     _near_optimal_span(metric_ax, x, bands.near_optimal)
     _saturation_span(metric_ax, x, bands.saturation_split)
     _effective_split_axis(metric_ax, x, bands.effective_split)
-    _rule_lines(metric_ax, labelled=True)
+    if policy is None:  # the rules of thumb are shares of the budget
+        _rule_lines(metric_ax, labelled=True)
     metric_ax.set_ylabel(METRIC_LABEL)
     thousands(metric_ax.yaxis)
     metric_ax.grid(True, alpha=0.3)
@@ -171,13 +175,13 @@ def decision_curve(
         if position == best:
             patch.set_facecolor(OKABE_ITO["blue"])
             patch.set_hatch("//")
-    _rule_lines(pbest_ax, labelled=False, tagged=False)
+    if policy is None:
+        _rule_lines(pbest_ax, labelled=False, tagged=False)
     pbest_ax.set_ylabel("P(best)\n(share of replicates)")
     pbest_ax.set_ylim(0, max(0.05, 1.15 * float(bands.p_best.max())))
     percent(pbest_ax.yaxis)
     pbest_ax.grid(True, axis="y", alpha=0.3)
-    pbest_ax.set_xlabel(f"{SHARE_TO_RETENTION} (rest to acquisition)")
-    percent(pbest_ax.xaxis)
+    _decision_axis(pbest_ax, ds, policy)
     pbest_ax.set_xlim(x.min() - width, x.max() + width)
     _legend(fig, metric_ax, own=axes is None)
     return fig
@@ -200,23 +204,34 @@ def time_series(
     """
     cell_ds, cell_values = select_cell(ds, cell)
     chosen, best = series_splits(cell_ds, splits)
+    policy = policy_key(ds)
     own = fig is None
     if fig is None:
-        fig = Figure(figsize=(13, 8.5), layout="constrained")
+        fig = Figure(figsize=(15, 8.5), layout="constrained")
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.1, 1])
-    alive_ax, profit_ax = top.subplots(1, 2)
+    alive_ax, profit_ax, share_ax = top.subplots(1, 3)
     revenue_axes = bottom.subplots(1, len(chosen), sharey=True, squeeze=False)[0]
     months = cell_ds[MONTH].values + 1
     for index, split in enumerate(chosen):
-        one = cell_ds.sel({SPLIT: split})
+        one = cell_ds.isel({SPLIT: int(np.flatnonzero(_same(cell_ds[SPLIT].values, split))[0])})
         style = series_style(index)
-        label = split_label(split) + (" (best)" if split == best else "")
+        label = choice_label(policy, split) + (" (best)" if _same(split, best) else "")
         alive = one["alive"].transpose(REPLICATE, MONTH).values
         _median_band(alive_ax, months, alive, style, label, gid=f"alive {split:g}")
         _median_band(
             profit_ax, months, cumulative_profit(one), style, label, gid=f"profit {split:g}"
         )
         _revenue_panel(revenue_axes[index], months, one, label)
+        if "policy_share" in one:
+            share = one["policy_share"].transpose(REPLICATE, MONTH).values
+            _median_band(share_ax, months - 1, share, style, label, gid=f"policy_share {split:g}")
+    share_ax.set_title("Retention share the strategy chose (policy_share)")
+    share_ax.set_ylabel("Share of the month's budget to retention")
+    percent(share_ax.yaxis)
+    share_ax.set_ylim(-0.02, 1.02)
+    share_ax.set_xlabel("Month (decided at its start; 0 = the first)")
+    share_ax.grid(True, alpha=0.3)
+    share_ax.set_xlim(months[0] - 1, months[-1] - 1)
     alive_ax.set_title("Active customers at month end")
     alive_ax.set_ylabel("Active customers (customers)")
     profit_ax.set_title("Cumulative profit (margin minus marketing spend)")
@@ -290,39 +305,47 @@ def regret_curve(
     cell_ds, cell_values = select_cell(ds, cell)
     lost, best = regret(cell_ds)
     splits = cell_ds[SPLIT].values.astype(float)
+    policy = policy_key(ds)
+    what = "split" if policy is None else policy
     own = ax is None
     if ax is None:
         fig = Figure(figsize=(11, 7), layout="constrained")
         ax = fig.subplots()
-        fig.suptitle(title(ds, "what a split loses against the best split", cell_values))
+        fig.suptitle(title(ds, f"what a {what} loses against the best {what}", cell_values))
     else:
         fig = ax.get_figure(root=True)
     step = _grid_step(splits)
     left, right = splits.min() - step / 2, splits.max() + step / 2
     under = ax.axvspan(left, best, color=OKABE_ITO["orange"], alpha=0.12, hatch="\\\\", lw=0)
     over = ax.axvspan(best, right, color=OKABE_ITO["sky_blue"], alpha=0.15, hatch="..", lw=0)
-    under.set_label("under-funding retention (split below the best)")
-    over.set_label("over-funding retention (split above the best)")
+    if policy is None:
+        under.set_label("under-funding retention (split below the best)")
+        over.set_label("over-funding retention (split above the best)")
+    else:
+        under.set_label(f"{policy} below the best")
+        over.set_label(f"{policy} above the best")
     low, high = np.quantile(lost, BAND_90, axis=1)
     color = OKABE_ITO["black"]
     ax.fill_between(splits, low, high, color=color, alpha=BAND_ALPHA_90, lw=0, label="90 % band")
     ax.plot(splits, lost.mean(axis=1), color=color, marker="o", label="mean", gid="regret_mean")
     ax.axhline(0, color=REFERENCE_COLOR, linewidth=0.8)
-    ax.axvline(best, color=color, linewidth=1.0, label=f"best split: {split_label(best)}")
-    _rule_lines(ax, labelled=True)
+    ax.axvline(best, color=color, linewidth=1.0, label=f"best {choice_label(policy, best)}")
+    if policy is None:
+        _rule_lines(ax, labelled=True)
     bands = decision_bands(cell_ds)
     _saturation_span(ax, splits, bands.saturation_split)
     _effective_split_axis(ax, splits, bands.effective_split)
     ax.set_xlim(left, right)
-    ax.set_xlabel(f"{SHARE_TO_RETENTION} (rest to acquisition)")
-    percent(ax.xaxis)
-    ax.set_ylabel(f"Decision metric lost vs best split ({CURRENCY_UNIT})")
+    _decision_axis(ax, ds, policy)
+    ax.set_ylabel(f"Decision metric lost vs best {what} ({CURRENCY_UNIT})")
     thousands(ax.yaxis)
     ax.grid(True, alpha=0.3)
     for where, text, align in (
-        (left, "\u2190 under-funding retention", "left"),
-        (right, "over-funding retention \u2192", "right"),
-    ):
+        () if policy is not None else (
+            (left, "\u2190 under-funding retention", "left"),
+            (right, "over-funding retention \u2192", "right"),
+        )
+    ):  # fmt: skip
         ax.text(
             where,
             0.97,
@@ -362,7 +385,7 @@ def cohort_survival(
     else:
         fig = ax.get_figure(root=True)
     for index, split in enumerate(chosen):
-        row = int(np.flatnonzero(grid == split)[0])
+        row = int(np.flatnonzero(_same(grid, split))[0])
         style = series_style(index)
         low, high = np.nanquantile(per_replicate[row], BAND_90, axis=0)
         ax.fill_between(ages, low, high, color=style["color"], alpha=0.1, lw=0)
@@ -371,7 +394,7 @@ def cohort_survival(
             pooled[row],
             **style,
             ms=4,
-            label=split_label(split) + (" (best)" if split == best else ""),
+            label=choice_label(policy_key(ds), split) + (" (best)" if _same(split, best) else ""),
             gid=f"survival {split:g}",
         )
     ax.set_xlabel("Months since arrival (0 = end of the arrival month)")
@@ -466,6 +489,31 @@ def compare_decision_curves(
 
 
 # -- pieces ------------------------------------------------------------------------------
+def choice_label(policy: str | None, value: float) -> str:
+    """A split ('60 % to retention'), a policy's value ('strategy.ramp_months = 12'), or
+    'the strategy' for a policy sweep's one NaN split."""
+    if policy is not None:
+        return f"{policy} = {value:g}"
+    if np.isnan(value):
+        return "the strategy"
+    return split_label(value)
+
+
+def _same(values, value) -> np.ndarray | bool:
+    """values == value, NaN matching NaN."""
+    values = np.asarray(values, dtype=float)
+    return (values == value) | (np.isnan(values) & np.isnan(value))
+
+
+def _decision_axis(ax: Axes, ds: xr.Dataset, policy: str | None) -> None:
+    """The x axis of a decision: the share to retention, or the policy key's values."""
+    if policy is None:
+        ax.set_xlabel(f"{SHARE_TO_RETENTION} (rest to acquisition)")
+        percent(ax.xaxis)
+    else:
+        ax.set_xlabel(f"policy: {parameter_label(ds, policy)}")
+
+
 def _rule_lines(ax: Axes, labelled: bool, tagged: bool = True) -> None:
     """FACTS F3 (and F4) retention shares as vertical reference lines.
 

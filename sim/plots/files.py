@@ -29,6 +29,7 @@ from splitsim.plots.data import scalar
 from splitsim.plots.style import DPI, scenario_name
 from splitsim.results.dataset import swept_dims
 from splitsim.results.store import RunFolderError, atomic_path, check_path, sanitize_run_name
+from splitsim.results.summary import POLICY_KEY, policy_view
 
 PLOTS_DIR = "plots"
 FORMATS = ("png", "svg")
@@ -115,8 +116,15 @@ def save_figure(fig: Figure, path: str | os.PathLike, fmt: str = "png") -> Path:
 
 
 def applicable_kinds(ds: xr.Dataset) -> tuple[str, ...]:
-    """The plot kinds ``ds`` can draw: all but the heat map when nothing is swept."""
-    return KINDS if swept_dims(ds) else tuple(k for k in KINDS if k != "heatmap")
+    """The plot kinds ``ds`` can draw: all but the heat map when nothing is swept.
+
+    A sweep of a policy (:func:`splitsim.results.summary.policy_view`) draws no heat map:
+    its colours are shares of the budget.
+    """
+    ds = policy_view(ds)
+    if swept_dims(ds) and POLICY_KEY not in ds.attrs:
+        return KINDS
+    return tuple(k for k in KINDS if k != "heatmap")
 
 
 def cells_to_draw(
@@ -145,6 +153,7 @@ def cells_to_draw(
     """
     if max_cells is not None and max_cells < 1:
         raise ValueError(f"max_cells must be at least 1 or None, got: {max_cells!r}")
+    ds = policy_view(ds)
     candidates = matching_cells(ds, fixed or {})
     if max_cells is None or len(candidates) <= max_cells:
         return CellSelection(candidates, candidates)
@@ -209,6 +218,7 @@ def run_figures(
     for kind in kinds:
         if kind not in KINDS:
             raise ValueError(f"plot kind options are {list(KINDS)}, got: {kind!r}")
+    ds = policy_view(ds)  # a policy's key takes the split's place
     cells = all_cells(ds) if cells is None else cells
     for kind in kinds:
         if kind == "heatmap":
@@ -238,6 +248,7 @@ def write_plots(
     formats = [check_format(fmt) for fmt in formats]
     folder = Path(run_dir) / PLOTS_DIR
     folder.mkdir(exist_ok=True)
+    ds = policy_view(ds)
     cells = cells_to_draw(ds).drawn if cells is None else cells
     written = []
     for stem, fig in run_figures(ds, applicable_kinds(ds) if kinds is None else kinds, cells):

@@ -6,8 +6,12 @@ Layout (every data variable has ``units`` and ``long_name``):
   ``"customers.churn_hazard.rate"``), ``split``, ``replicate``, then ``month`` for
   monthly variables; ``cohort_alive`` has (..., ``cohort``, ``month``);
   per-replicate variables (``decision_metric``, ``npv``, ...) end at ``replicate``;
-- attrs: the resolved scenario as TOML text and its hash, root seed, engine, versions
-  and the command line (:data:`PROVENANCE_ATTRS`).
+- with an ``[uncertain]`` table, ``uncertain_value`` (replicate, uncertain_key): the
+  value of each uncertain key drawn for each replicate (the same at every split and in
+  every cell), with the coordinates ``uncertain_key``, ``uncertain_units`` and
+  ``uncertain_distribution``;
+- attrs: the resolved scenario as TOML text and its hash, root seed, engine, versions,
+  the command line (:data:`PROVENANCE_ATTRS`) and ``parameter_uncertainty``.
 
 No I/O here; :mod:`splitsim.results.store` writes and reads the file. For a sweep streamed to
 Zarr, :func:`template_dataset` is the lazy layout written first and :func:`chunk_region`
@@ -29,9 +33,11 @@ from splitsim.sweep.chunks import ChunkTask
 from splitsim.model.outcome import VARIABLES
 from splitsim.model.parameter_labels import first_clause, parameter_meaning, schema_field, units_in
 from splitsim.model.scenario import Scenario
+from splitsim.model.uncertainty import describe, draw_values
 from splitsim.sweep.plan import POINT, SweepPlan
 
 SPLIT, REPLICATE, MONTH, COHORT = "split", "replicate", "month", "cohort"
+UNCERTAIN_KEY, UNCERTAIN_VALUE = "uncertain_key", "uncertain_value"
 POINT_ROLE = "point_role"
 # attr of a point design's dataset: the design as JSON text (see splitsim.sweep.plan.PointDesign)
 DESIGN_ATTR = "point_design"
@@ -109,7 +115,65 @@ def build_dataset(
         np.arange(-1, horizon, dtype=np.int64),
         attrs={"long_name": "Arrival month of the cohort (-1 = initial base)", "units": "month"},
     )
+    if draws_parameters(plan):
+        drawn, drawn_coords = drawn_variables(plan)
+        data_vars |= drawn
+        coords |= drawn_coords
     return xr.Dataset(data_vars, coords, attrs=provenance_attrs(plan, command_line))
+
+
+def draws_parameters(plan: SweepPlan) -> bool:
+    """True when the plan's replicates draw the scenario's uncertain keys.
+
+    A point design (a sensitivity analysis) fixes them at each point instead.
+    """
+    return bool(plan.scenario.uncertain) and plan.design is None
+
+
+def drawn_variables(plan: SweepPlan) -> tuple[dict[str, xr.Variable], dict[str, xr.Variable]]:
+    """The values every replicate drew for the uncertain keys, and their coordinates.
+
+    They are a function of (root seed, replicate, key) alone
+    (:func:`splitsim.model.uncertainty.draw_values`): the same that every chunk drew,
+    whichever worker ran it, so they are computed here rather than carried by chunks.
+
+    Returns
+    -------
+    ({"uncertain_value": dims (replicate, uncertain_key)}, coordinates: the keys, their
+    units and their distributions, dims (uncertain_key,)).
+    """
+    uncertain = plan.scenario.uncertain
+    values = draw_values(uncertain, plan.root_seed, range(plan.replicates))
+    units = [parameter_attrs(key, plan.scenario)["units"] for key in uncertain]
+    data_vars = {
+        UNCERTAIN_VALUE: xr.Variable(
+            (REPLICATE, UNCERTAIN_KEY),
+            values,
+            attrs={
+                "long_name": "Value of each uncertain key drawn for the replicate (the same "
+                "at every split and in every cell)",
+                "units": "the key's own units: see uncertain_units",
+            },
+        )
+    }
+    coords = {
+        UNCERTAIN_KEY: xr.Variable(
+            UNCERTAIN_KEY,
+            np.array(list(uncertain), dtype=str),
+            attrs={"long_name": "Dotted key of an uncertain scenario value", "units": "1"},
+        ),
+        "uncertain_units": xr.Variable(
+            UNCERTAIN_KEY,
+            np.array(units, dtype=str),
+            attrs={"long_name": "Units of each uncertain key's drawn values", "units": "1"},
+        ),
+        "uncertain_distribution": xr.Variable(
+            UNCERTAIN_KEY,
+            np.array([describe(p) for p in uncertain.values()], dtype=str),
+            attrs={"long_name": "Distribution each uncertain key is drawn from", "units": "1"},
+        ),
+    }
+    return data_vars, coords
 
 
 def design_coordinates(plan: SweepPlan) -> dict[str, xr.Variable]:
@@ -211,6 +275,7 @@ def provenance_attrs(plan: SweepPlan, command_line: str = "") -> dict[str, Any]:
         "simpy_version": simpy.__version__,
         "python_version": platform.python_version(),
         "command_line": command_line,
+        "parameter_uncertainty": parameter_uncertainty(plan),
     }
     if plan.design is not None:
         attrs[DESIGN_ATTR] = plan.design.text()
@@ -233,6 +298,20 @@ def adaptive_refusal(source: str, what: str) -> str:
         f"{source} holds an adaptive search (splitsim optimize or sweep --adaptive): its "
         f"candidates stopped early have no values beyond their last replicate, so {what} "
         "does not apply; its report is summary.md in the run folder, its figure in plots/"
+    )
+
+
+def parameter_uncertainty(plan: SweepPlan) -> str:
+    """In words: which keys each replicate draws, or that no value is drawn."""
+    scenario = plan.scenario
+    if plan.design is not None and scenario.uncertain:
+        return "none drawn: each point of the design fixes the uncertain keys"
+    if not scenario.uncertain:
+        return "none: every replicate uses the scenario's values"
+    keys = ", ".join(scenario.uncertain)
+    return (
+        f"{len(scenario.uncertain)} uncertain keys drawn per replicate, the same at every "
+        f"split and in every cell: {keys}"
     )
 
 

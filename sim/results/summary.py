@@ -34,7 +34,7 @@ from scipy import stats
 from splitsim.model.economics import monthly_discount_factor
 from splitsim.model.scenario import Scenario
 from splitsim.model.scenario_files import ScenarioError, scenario_from_toml, with_value
-from splitsim.results.dataset import SPLIT, swept_dims
+from splitsim.results.dataset import SPLIT, UNCERTAIN_KEY, swept_dims
 
 # FACTS F3 and F4: the rules of thumb a sweep tests, and the business stage each is for.
 RULES_OF_THUMB = {
@@ -107,6 +107,44 @@ SUMMARIZED = (
 """The variables a summary reads."""
 
 
+POLICY_KEY = "policy_key"  # attr of a policy view: the swept key that took the split's place
+
+
+def policy_view(ds: xr.Dataset) -> xr.Dataset:
+    """A sweep of a strategy that sets its own share, seen as a decision over its key.
+
+    Such a sweep (``strategy.kind`` other than ``constant``) has one split, NaN; the
+    decision is the swept ``strategy.*`` key. Its last numeric one takes the split's place
+    (dim ``split``, attrs ``policy_key`` = the key), so that the decision table, P(best),
+    the near-optimal range and the decision plot compare the policies, paired by
+    replicate (their cells share the warm-up and the streams). Any other dataset, or a
+    policy sweep without a numeric swept strategy key, is returned as it is.
+    """
+    if POLICY_KEY in ds.attrs or SPLIT not in ds.dims or ds.sizes[SPLIT] != 1:
+        return ds
+    if not np.isnan(ds[SPLIT].values.astype(float)[0]):
+        return ds
+    keys = [
+        d
+        for d in swept_dims(ds)
+        if d.startswith("strategy.") and np.issubdtype(ds[d].dtype, np.number)
+    ]
+    if not keys:
+        return ds
+    key = keys[-1]
+    view = ds.isel({SPLIT: 0}, drop=True).rename({key: SPLIT})
+    view[SPLIT] = view[SPLIT].astype(float)
+    others = [d for d in swept_dims(ds) if d != key]
+    view = view.transpose(*others, SPLIT, ...)
+    view.attrs[POLICY_KEY] = key
+    return view
+
+
+def decision_name(ds: xr.Dataset) -> str:
+    """What the ``split`` dim holds: 'split', or the policy key of a :func:`policy_view`."""
+    return str(ds.attrs.get(POLICY_KEY, SPLIT))
+
+
 @dataclass(frozen=True)
 class RuleRegret:
     """How much a rule of thumb's split loses against the best split (currency)."""
@@ -135,6 +173,7 @@ class CellSummary:
     best_by_terminal_value: dict[str, float] = field(default_factory=dict)
     saturation_split: float | None = None  # lowest split whose retention is capped
     verdicts: list[str] = field(default_factory=list)
+    decision: str = SPLIT  # what the rows are: splits, or a policy key's values
     recommendation: str = ""  # the decision in one plain sentence (see recommendation_text)
     warnings: list[str] = field(default_factory=list)  # the verdicts a reader must not miss
 
@@ -160,6 +199,8 @@ class SweepSummary:
     cells: list[CellSummary]
     objective: str = "mean"
     terminal_value: str = "no_marketing"
+    uncertain_keys: tuple[str, ...] = ()  # keys each replicate drew (input uncertainty)
+    decision: str = SPLIT  # what is compared: splits, or a policy key's values
 
     def frame(self) -> pd.DataFrame:
         """One row per cell and split (swept values as leading columns), for CSV."""
@@ -171,6 +212,7 @@ class SweepSummary:
             table.insert(len(table.columns), "recommendation", cell.recommendation)
             for position, (key, value) in enumerate(cell.cell.items()):
                 table.insert(position, key, value)
+            table = table.rename(columns={SPLIT: cell.decision})
             parts.append(table)
         return pd.concat(parts, ignore_index=True)
 
@@ -178,6 +220,7 @@ class SweepSummary:
 def summarize(ds: xr.Dataset, objective: str = "mean") -> SweepSummary:
     """Summarize a results Dataset (see :mod:`splitsim.results.dataset` for its layout)."""
     check_objective(objective)
+    ds = policy_view(ds)
     dims = swept_dims(ds)
     scenario = scenario_from_toml(ds.attrs["scenario_toml"], source="dataset attrs")
     names = [name for name in SUMMARIZED if name in ds]
@@ -202,6 +245,21 @@ def summarize(ds: xr.Dataset, objective: str = "mean") -> SweepSummary:
         cells=cells,
         objective=objective,
         terminal_value=scenario.economics.terminal_value,
+        uncertain_keys=tuple(str(k) for k in ds[UNCERTAIN_KEY].values)
+        if UNCERTAIN_KEY in ds.coords
+        else (),
+        decision=decision_name(ds),
+    )
+
+
+def input_uncertainty_note(keys: tuple[str, ...]) -> str:
+    """The summary's sentence on parameter uncertainty (a sweep with an [uncertain] table)."""
+    return (
+        f"Input uncertainty over {len(keys)} keys ({', '.join(keys)}): each replicate drew "
+        "its own values of them (the same at every split), so P(best), regret, the "
+        "near-optimal range and the bands include input uncertainty as well as simulation "
+        "noise; the marginal economics use the scenario's nominal values; "
+        "--fixed-parameters runs without the draws."
     )
 
 
@@ -221,9 +279,13 @@ def summarize_cell(
     """Summary of one cell: ``ds`` has dims (split, replicate[, month]) only.
 
     ``scenario`` is the cell's scenario (default: the one in ``ds.attrs``, if any); it
-    gives the rules' business stage and the acquisition curve for the verdicts.
+    gives the rules' business stage and the acquisition curve for the verdicts. In a
+    :func:`policy_view` the rows are the policy key's values: the columns and verdicts
+    that read a row as a share of the budget (unspent share, return on retention,
+    saturation, the rules of thumb's regret) are left out.
     """
     check_objective(objective)
+    policy = POLICY_KEY in ds.attrs
     if scenario is None and "scenario_toml" in ds.attrs:
         # a cell selected from a sweep keeps its swept values as scalar coordinates
         swept = {
@@ -258,7 +320,7 @@ def summarize_cell(
         index=pd.Index(splits, name=SPLIT),
     )
     if "acquisition_spend" in ds:
-        table = table.join(_economics(ds, splits, means, scenario))
+        table = table.join(_economics(ds, splits, means, scenario, shares=not policy))
     score = {"mean": means, "cvar5": table["cvar5"].to_numpy(), "profit": npv.mean(axis=1)}
     best = int(np.argmax(score[objective]))
     best_split = float(splits[best])
@@ -275,14 +337,22 @@ def summarize_cell(
     by_terminal["none"] = float(splits[np.argmax(npv.mean(axis=1))])
 
     saturation = None
-    if "cap_binding_share" in table:
+    if "cap_binding_share" in table and not policy:
         capped = np.flatnonzero(table["cap_binding_share"].to_numpy() >= SATURATION_MONTHS)
         saturation = float(splits[capped[0]]) if capped.size else None
 
-    regrets = _regrets(splits, means, best, scenario)
+    regrets = [] if policy else _regrets(splits, means, best, scenario)
     every_split_loses = bool(means.max() < 0)
     near = near_optimal_splits(metric, splits, int(np.argmax(means)))
     precision = _precision_warnings(splits, table["p_best"].to_numpy(), best, metric, near)
+    if policy:  # the grid warnings are about --splits
+        precision = [w for w in precision if w.startswith("Too few replicates")]
+        recommendation = (
+            f"Use {decision_name(ds)} = {best_split:g} (the strategy sets the retention share "
+            "each month)."
+        )
+    else:
+        recommendation = recommendation_text(best_split, scenario, every_split_loses)
     summary = CellSummary(
         cell=dict(cell or {}),
         table=table,
@@ -292,7 +362,8 @@ def summarize_cell(
         near_optimal=near,
         best_by_terminal_value=by_terminal,
         saturation_split=saturation,
-        recommendation=recommendation_text(best_split, scenario, every_split_loses),
+        decision=decision_name(ds),
+        recommendation=recommendation,
     )
     return _with_verdicts(summary, scenario, precision)
 
@@ -433,9 +504,17 @@ def near_optimal_splits(metric: np.ndarray, splits: np.ndarray, best: int) -> li
 
 
 def _economics(
-    ds: xr.Dataset, splits: np.ndarray, means: np.ndarray, scenario: Scenario | None
+    ds: xr.Dataset,
+    splits: np.ndarray,
+    means: np.ndarray,
+    scenario: Scenario | None,
+    shares: bool = True,
 ) -> pd.DataFrame:
-    """Marginal economics per split (means over replicates and months)."""
+    """Marginal economics per split (means over replicates and months).
+
+    ``shares``: the rows are retention shares; False (a policy's values) leaves out the
+    columns that need a share of the budget.
+    """
 
     def monthly_mean(name: str) -> np.ndarray:
         values = ds[name].transpose(SPLIT, "replicate", "month").values.astype(float)
@@ -466,7 +545,8 @@ def _economics(
         cap = scenario.retention.max_spend_per_customer
         c = ds["spend_per_customer"].transpose(SPLIT, "replicate", "month").values
         someone = ds["targeted"].transpose(SPLIT, "replicate", "month").values > 0
-        binding = (c >= cap * (1.0 - 1e-12)) & someone & (splits[:, None, None] > 0)
+        spending = splits[:, None, None] > 0 if shares else c > 0
+        binding = (c >= cap * (1.0 - 1e-12)) & someone & spending
         months = someone.reshape(len(splits), -1).sum(axis=1)
         frame["cap_binding_share"] = np.divide(
             binding.reshape(len(splits), -1).sum(axis=1),
@@ -474,6 +554,13 @@ def _economics(
             out=np.zeros(len(splits)),
             where=months > 0,
         )
+    if not shares:
+        if scenario is not None:
+            frame["ceiling_share"] = monthly_mean("new_paid") / scenario.acquisition.ceiling
+            frame["acquisition_return"] = np.divide(
+                value, marginal, out=np.full(len(splits), np.nan), where=marginal > 0
+            )
+        return frame
     retention_budget = splits * budget
     frame["retention_unspent_share"] = np.divide(
         unspent, retention_budget, out=np.zeros(len(splits)), where=retention_budget > 0
@@ -590,11 +677,12 @@ def _with_verdicts(
     """
     table = summary.table
     row = table.loc[summary.best_split]
+    what = summary.decision  # 'split', or the policy key compared
     verdicts = []
     warnings = []
     if table["decision_mean"].max() < 0:
         verdicts.append(
-            "Every split loses money: even the best split "
+            f"Every {what} loses money: even the best {what} "
             f"({summary.best_split:g}) has a mean decision metric of "
             f"{row['decision_mean']:,.0f} (NPV of profit {row['npv_mean']:,.0f}, terminal "
             f"value {row['terminal_mean']:,.0f}); P(loss over the horizon) "
@@ -624,7 +712,7 @@ def _with_verdicts(
                 if spend > limit * 1.01:
                     verdicts.append(
                         f"Acquisition beyond {limit:,.0f} a month costs more than a customer "
-                        f"is worth: at the best split it spends {spend:,.0f} a month, the "
+                        f"is worth: at the best {what} it spends {spend:,.0f} a month, the "
                         f"marginal paid customer costs {marginal:,.0f} and a new customer "
                         f"is worth {value:,.0f}, so about {spend - limit:,.0f} a month is "
                         "overspent on acquisition."
@@ -639,13 +727,13 @@ def _with_verdicts(
             else:
                 size = "about 1: the budget's size is about right"
             verdicts.append(
-                f"At the best split one more unit of budget returns {r_a:.2f} on acquisition "
+                f"At the best {what} one more unit of budget returns {r_a:.2f} on acquisition "
                 f"and {r_r:.2f} on retention ({size})."
             )
         saturated = row["ceiling_share"] >= SATURATED_CEILING_SHARE
         verdicts.append(
             f"Acquisition is at {row['ceiling_share']:.0%} of its ceiling "
-            f"({a.ceiling:,.0f} paid customers a month) at the best split"
+            f"({a.ceiling:,.0f} paid customers a month) at the best {what}"
             + (": saturated, more acquisition money buys few customers." if saturated else ".")
         )
         if saturated:
@@ -708,6 +796,7 @@ def format_summary(
     if style not in ("markdown", "text"):
         raise ValueError(f"style options are ['markdown', 'text'], got: {style!r}")
     markdown = style == "markdown"
+    what = summary.decision  # 'split', or the policy key compared
     bullet = "- " if markdown else "  "
     objective = {
         "mean": "the highest mean decision metric",
@@ -717,14 +806,21 @@ def format_summary(
     lines = [
         f"{'# ' if markdown else ''}Sweep summary: {summary.scenario_name}",
         "",
-        f"{summary.replicates} replicates per split, engine {summary.engine}, root seed "
+        f"{summary.replicates} replicates per {what}, engine {summary.engine}, root seed "
         f"{summary.root_seed}, scenario hash {summary.scenario_hash[:12]}. Decision metric "
         "= NPV of horizon profit + terminal value of the customers alive at the horizon "
-        f"(terminal value: {summary.terminal_value}, the same for every split), discounted "
+        f"(terminal value: {summary.terminal_value}, the same for every {what}), discounted "
         f"to time 0 (currency). Best = {objective}. P(best) from paired replicates; "
         "P(loss): total horizon profit below 0; CVaR 5 %: mean of the worst 5 % of "
         "replicates; payback: first month from which mean cumulative profit stays >= 0.",
     ]
+    if summary.uncertain_keys:
+        lines.append(input_uncertainty_note(summary.uncertain_keys))
+    if what != SPLIT:
+        lines.append(
+            f"The strategy sets the retention share each month (see policy_share); the rows "
+            f"compare the values of {what}, paired by replicate (common random numbers)."
+        )
     if max_cells is not None and len(summary.cells) > max_cells:
         return "\n".join(lines + [""] + _overview(summary, markdown)) + "\n"
     for cell in summary.cells:
@@ -734,17 +830,18 @@ def format_summary(
             lines += [f"{'## ' if markdown else ''}{title}", ""]
         lines += _table(cell, COLUMNS, markdown)
         if "effective_split" in cell.table:
-            lines += ["", f"{'### ' if markdown else ''}Marginal economics per split", ""]
+            lines += ["", f"{'### ' if markdown else ''}Marginal economics per {what}", ""]
             lines += _table(cell, ECONOMICS_COLUMNS, markdown)
         row = cell.table.loc[cell.best_split]
         near = ", ".join(f"{s:g}" for s in cell.near_optimal)
+        best = f"{cell.best_split:g} to retention" if what == SPLIT else f"{cell.best_split:g}"
         lines += [
             "",
             f"Recommendation: {cell.recommendation}",
-            f"Best split: {cell.best_split:g} to retention (mean decision metric "
+            f"Best {what}: {best} (mean decision metric "
             f"{row['decision_mean']:,.0f} = NPV of profit {row['npv_mean']:,.0f} + terminal "
             f"value {row['terminal_mean']:,.0f}; P(best) {row['p_best']:.2f}).",
-            f"{bullet}Near-optimal splits (mean not significantly below the best's, paired "
+            f"{bullet}Near-optimal {'splits' if what == SPLIT else what + ' values'} (mean not significantly below the best's, paired "
             f"one-sided t-test at {NEAR_OPTIMAL_LEVEL:.0%}, or within "
             f"{NEAR_OPTIMAL_SHARE:.0%} of it): {near}.",
         ]
@@ -753,7 +850,7 @@ def format_summary(
                 f"{name} {split:g}" for name, split in cell.best_by_terminal_value.items()
             )
             lines.append(
-                f"{bullet}Best split (mean) under each terminal value convention: {conventions}."
+                f"{bullet}Best {what} (mean) under each terminal value convention: {conventions}."
             )
         for verdict in cell.verdicts:
             lines.append(f"{bullet}{verdict}")
@@ -765,7 +862,7 @@ def format_summary(
 def _overview(summary: SweepSummary, markdown: bool) -> list[str]:
     """One line per cell: swept values, best split, near-optimal range, mean, P(best)."""
     keys = list(summary.cells[0].cell)
-    headers = [*keys, "best split", "near-optimal", "mean decision metric", "P(best)"]
+    headers = [*keys, f"best {summary.decision}", "near-optimal", "mean decision metric", "P(best)"]
     rows = []
     for cell in summary.cells:
         row = cell.table.loc[cell.best_split]
@@ -827,7 +924,7 @@ def _format(column: str, value: float) -> str:
 
 def _table(cell: CellSummary, columns: dict[str, str], markdown: bool) -> list[str]:
     present = {c: h for c, h in columns.items() if c in cell.table}
-    headers = ["split", *present.values()]
+    headers = [cell.decision, *present.values()]
     rows = []
     for split, row in cell.table.iterrows():
         mark = " *" if split == cell.best_split else (" ~" if split in cell.near_optimal else "")
@@ -843,5 +940,5 @@ def _table(cell: CellSummary, columns: dict[str, str], markdown: bool) -> list[s
     else:
         out = ["  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))]
         out += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
-    out += ["", "(* best split, ~ near-optimal)"]
+    out += ["", f"(* best {cell.decision}, ~ near-optimal)"]
     return out

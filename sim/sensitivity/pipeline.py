@@ -21,6 +21,7 @@ import xarray as xr
 
 from splitsim.model.scenario import Scenario
 from splitsim.model.scenario_files import scenario_from_toml
+from splitsim.model.strategy import takes_split
 from splitsim.plots.files import save_figures
 from splitsim.results import store
 from splitsim.results.dataset import DESIGN_ATTR, POINT_ROLE
@@ -34,6 +35,7 @@ from splitsim.sensitivity.analysis import KEY, indices
 from splitsim.sensitivity.design import (
     TORNADO_ENDS,
     TORNADO_QUANTILES,
+    DesignError,
     sensitivity_design,
     uncertain_keys,
 )
@@ -105,6 +107,12 @@ def plan_sensitivity(
     """
     check_method(method)
     uncertain_keys(scenario)
+    if not takes_split(scenario.strategy):
+        raise DesignError(
+            f"strategy.kind = '{scenario.strategy.kind}' sets the share each month itself; "
+            "the sensitivity of the best split needs strategy.kind = 'constant', whose "
+            "share is the split every point sweeps"
+        )
     plan = plan_sweep(scenario, splits=splits, replicates=replicates, seed=seed, engine=engine)
     grid = grid_with(list(plan.splits), plan.scenario.strategy.retention_share, F3_SPLIT)
     if grid != list(plan.splits):

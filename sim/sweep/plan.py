@@ -29,6 +29,7 @@ from splitsim.model.scenario_files import (
     scenario_table,
     scenario_toml,
     shown,
+    uncertain_problems,
     validate,
     with_value,
 )
@@ -262,6 +263,7 @@ def plan_sweep(
     engine: str | None = None,
     sweeps: Iterable[str] = (),
     default_engine: str = SWEEP_DEFAULT_ENGINE,
+    fixed_parameters: bool = False,
 ) -> SweepPlan:
     """Fold run options into ``scenario`` and return the validated sweep plan.
 
@@ -274,15 +276,20 @@ def plan_sweep(
     engine : None keeps ``scenario.run.engine``, else ``default_engine``.
     sweeps : ``dotted.key=[v1, v2]`` texts, values parsed as TOML; added to (or
         replacing a key of) the scenario's sweep table.
+    fixed_parameters : drop the scenario's ``uncertain`` table: every replicate uses the
+        scenario's own (nominal) values (``--fixed-parameters``).
 
     Raises
     ------
     PlanError : a split that is not a finite share in [0, 1] (NaN, inf, text), repeated
         splits, replicates or a seed that is not a whole number in range, an unknown
         engine, a design the results cannot hold.
-    ScenarioError : swept keys or values the scenario does not accept.
+    ScenarioError : swept keys or values the scenario does not accept, or an uncertain
+        key whose draws some cell does not accept.
     """
     raw = scenario_table(scenario)
+    if fixed_parameters:
+        raw.pop("uncertain", None)
     run = raw.setdefault("run", {})
     origin = {}
     if splits is not None:
@@ -303,7 +310,29 @@ def plan_sweep(
     run["engine"] = chosen
     resolved = validate(raw, origin, default_source=f"scenario '{scenario.name}'")
     check_plan(resolved, splits_given=splits is not None)
-    return SweepPlan(resolved)
+    plan = SweepPlan(resolved)
+    check_uncertain_cells(plan)
+    return plan
+
+
+def check_uncertain_cells(plan: SweepPlan) -> None:
+    """Refuse uncertain keys whose extreme draws some cell of the sweep does not accept.
+
+    The scenario's own values were checked when it was read; a swept value can change
+    what a draw may be (a swept Gamma shape moves the mean rate's cap on a drawn rate).
+
+    Raises
+    ------
+    ScenarioError : one line per cell and key, naming the cell.
+    """
+    if not plan.scenario.uncertain or not plan.scenario.sweep:
+        return
+    problems = []
+    for _, values in plan.cells():
+        cell = ", ".join(f"{key}={shown(value)}" for key, value in values.items())
+        problems += uncertain_problems(plan.cell_scenario(values), {}, f"sweep cell {cell}")
+    if problems:
+        raise ScenarioError(problems)
 
 
 def parse_splits(text: str) -> list[float] | dict[str, float]:
