@@ -421,3 +421,15 @@ def test_policy_options_that_do_not_go_together_exit_2(args, message, tmp_path):
     result = CliRunner().invoke(cli, ["optimize", str(BASELINE), "--out", str(tmp_path), *args])
     assert result.exit_code == 2 and message in result.output, result.output
     assert not any(tmp_path.iterdir())
+
+
+def test_a_time_limit_stops_the_search_and_the_report_says_so():
+    """A clock past the deadline after the first stage: no more batches, no refinement,
+    the leader so far reported without the guarantee."""
+    plan = tiny_plan(replicates=60)
+    ticks = iter(range(0, 10**6, 1000))  # every reading 1000 s later than the last
+    result = optimize(plan, jobs=1, time_limit=5.0, clock=lambda: next(ticks))
+    assert result.stopped_by == "time limit" and result.refinement is None
+    assert int(result.selection.replicates.max()) == 20  # the first stage only
+    text = "\n".join(report_lines(result))
+    assert "Stopped by the time limit" in text and "no guarantee" in text
