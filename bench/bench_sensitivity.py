@@ -10,6 +10,13 @@ analysis and figures written), and prints the wall time, the points, the replica
 cost per point and the machine's load before and after (the machine may be shared:
 quote the load beside the figure).
 
+On a shared machine the wall time says more about the others' load than about the
+code, so the script first simulates ``--cpu-points`` points in this process and measures
+their CPU time (``time.process_time``, which other processes' load barely changes): the
+CPU seconds a point costs, and from them the wall time the screen would take on 2 idle
+cores (all points' CPU / 2, plus the measured summary, analysis and plotting time). It
+prints both, labelled.
+
 Usage::
 
     .venv/bin/python bench/bench_sensitivity.py [--samples 10] [--replicates 20]
@@ -24,7 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from splitsim.model.scenario_files import load_scenario
+import tomli_w
+
+from splitsim.model.scenario_files import load_scenario, scenario_table
 from splitsim.sensitivity.pipeline import (
     DEFAULT_REPLICATES,
     DEFAULT_SPLITS,
@@ -33,19 +42,46 @@ from splitsim.sensitivity.pipeline import (
 )
 from splitsim.sensitivity.report import format_report
 from splitsim.sensitivity.samplers import DEFAULT_SAMPLES
+from splitsim.sweep.chunks import chunk_tasks, simulate_chunk
 from splitsim.sweep.executors import LocalPoolExecutor
 
 ROOT = Path(__file__).resolve().parents[1]
-EIGHTH_KEY = """
-[uncertain]
 # assumption: paid reach saturates somewhere between 200 and 400 new customers a month
-"acquisition.ceiling" = { dist = "uniform", low = 200.0, high = 400.0 }
-"""
+EIGHTH_KEY = {"acquisition.ceiling": {"dist": "uniform", "low": 200.0, "high": 400.0}}
+
+
+def eight_key_scenario(folder: Path) -> Path:
+    """baseline_uncertain.toml's table plus the eighth key, as a file in ``folder``.
+
+    A child's [uncertain] table replaces its parent's whole, so the child repeats it.
+    """
+    parent = ROOT / "scenarios" / "baseline_uncertain.toml"
+    table = scenario_table(load_scenario(parent))["uncertain"] | EIGHTH_KEY
+    path = folder / "baseline_uncertain8.toml"
+    path.write_text(
+        f'extends = "{parent}"\nname = "baseline_uncertain8"\n'
+        + tomli_w.dumps({"uncertain": table}),
+        encoding="utf-8",
+    )
+    return path
 
 
 def load() -> str:
     """(1, 5, 15-minute) load averages as text."""
     return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def point_cpu_seconds(plan, count: int) -> float:
+    """CPU seconds of one point (every split, every replicate), mean over ``count`` points.
+
+    The first point is simulated once untimed (the engine's compilation, imports).
+    """
+    tasks = chunk_tasks(plan, plan.replicates)  # one chunk = one whole point
+    simulate_chunk(tasks[0])
+    start = time.process_time()
+    for task in tasks[1 : count + 1]:
+        simulate_chunk(task)
+    return (time.process_time() - start) / count
 
 
 def main() -> None:
@@ -57,17 +93,13 @@ def main() -> None:
     parser.add_argument("--splits", default=DEFAULT_SPLITS)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--engine", choices=("simpy", "fast"), default="fast")
+    parser.add_argument("--cpu-points", type=int, default=4)
+    parser.add_argument("--no-run", action="store_true", help="only the CPU measurement")
     args = parser.parse_args()
     samples = args.samples or DEFAULT_SAMPLES[args.method]
 
     with tempfile.TemporaryDirectory() as root:
-        scenario_file = Path(root) / "baseline_uncertain8.toml"
-        scenario_file.write_text(
-            f'extends = "{ROOT / "scenarios" / "baseline_uncertain.toml"}"\n'
-            f'name = "baseline_uncertain8"\n{EIGHTH_KEY}',
-            encoding="utf-8",
-        )
-        scenario = load_scenario(scenario_file)
+        scenario = load_scenario(eight_key_scenario(Path(root)))
         splan = plan_sensitivity(
             scenario,
             method=args.method,
@@ -78,6 +110,15 @@ def main() -> None:
         )
         plan = splan.plan
         points = len(plan.design)
+        cpu_per_point = point_cpu_seconds(plan, args.cpu_points)
+        print(
+            f"CPU per point (measured on {args.cpu_points} points in this process): "
+            f"{cpu_per_point:.2f} s = {1000 * cpu_per_point / (len(plan.splits) * plan.replicates):.1f} "
+            f"ms per simulation; all {points} points: {points * cpu_per_point:.0f} CPU-s, "
+            f"i.e. {points * cpu_per_point / 2 / 60:.1f} min of simulation on 2 idle cores"
+        )
+        if args.no_run:
+            return
         print(f"load average before: {load()} ({os.cpu_count()} cores)")
         start = time.perf_counter()
         result = run_sensitivity(

@@ -219,6 +219,14 @@ def problems(path, overrides=()) -> str:
             '"acquisition.loyalty_orders" = { dist = "uniform", low = 5.0, high = 12.0 }',
             "is 10, not a real number",
         ),
+        (
+            '"custmers.churn_hazard.rate" = { dist = "uniform", low = 2.0, high = 3.0 }',
+            "unknown key 'custmers'; did you mean 'customers'? (tables and keys of the top",
+        ),
+        (
+            '"budget.monthly.low" = { dist = "uniform", low = 2.0, high = 3.0 }',
+            "'budget.monthly' is a value, not a table",
+        ),
         ('"run.seed" = { dist = "uniform", low = 5.0, high = 12.0 }', "cannot be uncertain"),
         (
             '"retention.care_scale" = { dist = "uniform", lo = 0.5, high = 1.5 }',
@@ -310,3 +318,12 @@ def test_drawn_values_change_the_replicates_and_only_theirs():
     # replicate 2 alone gives the same as replicate 2 of the block
     alone = simulate_cell(wide, [0.3], [2], 9, "fast")["new_paid"]
     np.testing.assert_array_equal(alone[:, 0], b[:, 2])
+
+
+@pytest.mark.parametrize(("fields", "reference"), CASES, ids=[c[0]["dist"] for c in CASES])
+def test_a_replicate_drawn_alone_has_the_bits_of_the_record(fields, reference):
+    """The simulation draws each replicate alone; the dataset records all at once."""
+    table = {"k": dist(**fields)}
+    together = draw_values(table, 5, range(300))
+    alone = np.concatenate([draw_values(table, 5, [k]) for k in range(300)])
+    assert together.tobytes() == alone.tobytes()

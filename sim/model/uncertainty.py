@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -107,16 +108,25 @@ def nominal_values(scenario: Scenario) -> dict[str, float]:
 def replicate_uniforms(root_seed: int, replicate: int, key: str) -> float:
     """The uniform in (0, 1) behind replicate ``replicate``'s draw of ``key``.
 
-    Its stream's spawn key is (replicate, :data:`PARAMETER_PHASE`, the key's SHA-256 as
-    eight 32-bit words): independent of every simulation stream, of the other keys and
-    of the other replicates, and the same in every split and cell. The uniform is
-    (k + 1/2) / 2**52 for a uniform integer k < 2**52, never 0 or 1.
+    It comes from a SeedSequence of spawn key (replicate, :data:`PARAMETER_PHASE`, the
+    key's SHA-256 as eight 32-bit words): independent of every simulation stream, of the
+    other keys and of the other replicates, and the same in every split and cell. The
+    uniform is (k + 1/2) / 2**52 with k the top 52 bits of the sequence's first 64-bit
+    word (SeedSequence's output is a well-mixed hash of its entropy and spawn key),
+    never 0 or 1.
     """
-    digest = hashlib.sha256(key.encode()).digest()
-    words = tuple(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 32, 4))
-    sequence = np.random.SeedSequence(root_seed, spawn_key=(replicate, PARAMETER_PHASE, *words))
-    k = np.random.Generator(np.random.PCG64(sequence)).integers(0, _U_STEPS)
+    sequence = np.random.SeedSequence(
+        root_seed, spawn_key=(replicate, PARAMETER_PHASE, *_key_words(key))
+    )
+    k = int(sequence.generate_state(1, np.uint64)[0]) >> 12
     return (float(k) + 0.5) / _U_STEPS
+
+
+@lru_cache(maxsize=1024)
+def _key_words(key: str) -> tuple[int, ...]:
+    """The SHA-256 of a dotted key as eight 32-bit words (little-endian)."""
+    digest = hashlib.sha256(key.encode()).digest()
+    return tuple(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 32, 4))
 
 
 def draw_values(
@@ -133,6 +143,10 @@ def draw_values(
     Returns
     -------
     float64 array, dims (replicate, key) in the table's order; values in each key's units.
+
+    A value does not depend on which other replicates are drawn with it (the inverse
+    CDFs work element by element; tests/test_uncertainty.py checks it bit for bit), so
+    each replicate of a sweep, drawn alone, has exactly the value recorded here.
     """
     values = np.empty((len(replicates), len(uncertain)), dtype=np.float64)
     for column, (key, parameter) in enumerate(uncertain.items()):

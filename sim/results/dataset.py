@@ -279,22 +279,7 @@ def provenance_attrs(plan: SweepPlan, command_line: str = "") -> dict[str, Any]:
     }
     if plan.design is not None:
         attrs[DESIGN_ATTR] = plan.design.text()
-        attrs["parameter_uncertainty"] = (
-            "none drawn: each point of the design fixes the uncertain keys "
-            f"({', '.join(plan.design.keys)}) to its own values"
-        )
     return attrs
-
-
-def parameter_uncertainty(scenario: Scenario) -> str:
-    """In words: which keys each replicate draws, or that no value is drawn."""
-    if not scenario.uncertain:
-        return "none: every replicate uses the scenario's values"
-    keys = ", ".join(scenario.uncertain)
-    return (
-        f"{len(scenario.uncertain)} uncertain keys drawn per replicate, the same at every "
-        f"split and in every cell: {keys}"
-    )
 
 
 def stopped_early(ds: xr.Dataset) -> bool:

@@ -201,17 +201,19 @@ def sobol_bars(ds: xr.Dataset) -> Figure:
                 linewidth=0.8,
             )
         ax.axvline(0, color=REFERENCE_COLOR, linewidth=0.8)
+        ends = ds[["ci_low", "ci_high"]].sel({OUTCOME: outcome})
         ax.set_xlim(
-            min(-0.05, float(np.nanmin(ds["ci_low"].sel({OUTCOME: outcome}).values, initial=0))),
-            1.05,
+            min(-0.05, float(np.nanmin(ends["ci_low"].values, initial=0.0)) - 0.05),
+            max(1.05, float(np.nanmax(ends["ci_high"].values, initial=0.0)) + 0.05),
         )
         ax.set_yticks(y, keys, fontsize=8)
-        ax.invert_yaxis()
         ax.set_xlabel("share of the outcome's variance")
         title = OUTCOMES.get(outcome, (outcome,))[0]
         ax.set_title(title + (" (constant: no variance)" if constant else ""), fontsize=10)
         ax.grid(axis="x", alpha=0.3)
-    axes[0].legend(fontsize=8, loc="lower right")
+    axes[0].invert_yaxis()  # the y axis is shared: once puts the first key on top everywhere
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8)
     conf = float(ds.attrs["conf_level"])
     fig.suptitle(_title(ds, f"Sobol' indices with {conf:.0%} bootstrap intervals"), fontsize=10)
     return fig
