@@ -110,8 +110,8 @@ def facts(scenario_file, replicates, seed, overrides):
     scenario = load_scenario(scenario_file, overrides)
     if scenario.uncertain:
         click.echo(
-            f"note: the {len(scenario.uncertain)} [uncertain] keys are measured at the "
-            "scenario's own values (facts draws nothing)",
+            f"note: [uncertain] ({', '.join(scenario.uncertain)}) is not drawn: facts "
+            "measures the scenario's own values",
             err=True,
         )
     seed = scenario.run.seed if seed is None else seed

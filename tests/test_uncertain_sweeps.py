@@ -255,4 +255,4 @@ def test_facts_says_it_uses_the_scenarios_own_values():
     args = ["facts", str(BASELINE), *SMALL, "--replicates", "1", f"--set={WIDE[1]}"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert "note: the 1 [uncertain] keys are measured at the scenario's own values" in result.output
+    assert "note: [uncertain] (customers.churn_hazard.rate) is not drawn: facts" in result.output
