@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
 from splitsim.cli.options import (
@@ -44,6 +47,24 @@ Examples:
   splitsim optimize scenarios/baseline.toml --budget-range 5000:30000 --time-limit 300
   splitsim optimize scenarios/new_business.toml --policy stage
 """
+
+
+class StatusLine:
+    """One line on stderr saying where the search is (a terminal only; not quiet, not CI)."""
+
+    def __init__(self, quiet: bool):
+        self.enabled = not quiet and sys.stderr.isatty() and not os.environ.get("CI")
+        self.width = 0
+
+    def __call__(self, text: str) -> None:
+        if self.enabled:
+            click.echo("\r" + text.ljust(self.width), nl=False, err=True)
+            self.width = max(self.width, len(text))
+
+    def close(self) -> None:
+        if self.enabled and self.width:
+            click.echo("\r" + " " * self.width + "\r", nl=False, err=True)
+            self.width = 0
 
 
 def _budget_range(ctx, param, value):
@@ -118,6 +139,7 @@ def _budget_range(ctx, param, value):
     help="Results root; the run gets a new folder in it, created if missing "
     f"(default: {DEFAULT_RESULTS_ROOT}/).",
 )
+@click.option("--quiet", is_flag=True, help="No progress line.")
 @scenario_errors
 def optimize_command(
     scenario_file,
@@ -132,11 +154,13 @@ def optimize_command(
     engine,
     overrides,
     out,
+    quiet,
 ):
     scenario = load_scenario(scenario_file, overrides)
     root = DEFAULT_RESULTS_ROOT if out is None else out
     if out is None:
         check_results_root(DEFAULT_RESULTS_ROOT, f"--out (default {DEFAULT_RESULTS_ROOT})")
+    status = StatusLine(quiet)
     try:
         plan = plan_search(scenario, policy, splits=splits, seed=seed, engine=engine)
         result = optimize(
@@ -147,12 +171,16 @@ def optimize_command(
             tolerance=tolerance,
             time_limit=time_limit,
             jobs=jobs or available_cores(),
+            progress=status,
         )
+        status.close()
         run = write_run(result, root, command_line(click.get_current_context()))
     except (PlanError, OptimizeError, RunFolderError) as err:
         raise InvalidInput(str(err)) from None
     except OSError as err:
         raise InvalidInput(f"cannot write the run folder (--out {root!r}): {err}") from None
+    finally:
+        status.close()
     record_run_dir(run.run_dir)
     click.echo("\n".join(report_lines(result, run.run_dir)))
     click.echo(f"Plots in {run.run_dir / PLOTS_DIR}/ ({FIGURE_FILE})")

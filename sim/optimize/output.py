@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from splitsim.model.outcome import VARIABLES
@@ -444,7 +446,13 @@ def optimize_figure(result: OptimizeResult) -> Figure:
     thousands(ax.yaxis)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7 if len(levels) > 7 else 8, loc="lower left" if series_key else "best")
-    what = "" if by_budget else " (numbers: replicates per candidate)"
+    if len(levels) > len(SERIES_COLORS):  # the colour ramp's key
+        grid_levels = result.decisions[1].grid
+        mappable = ScalarMappable(
+            norm=Normalize(min(grid_levels), max(grid_levels)), cmap=colormaps["viridis"]
+        )
+        fig.colorbar(mappable, ax=ax, label=f"{series_key} (grid lines; hollow: eliminated)")
+    what = " (numbers: replicates per candidate)" if series_key is None else ""
     fig.suptitle(
         f"{result.plan.scenario.name}: optimize, {result.total_replicates:,} "
         f"candidate-replicates{what}"

@@ -408,6 +408,7 @@ def optimize(
     batch: int = DEFAULT_BATCH,
     refine_replicates: int = REFINE_REPLICATES,
     clock: Callable[[], float] = time.monotonic,
+    progress: Callable[[str], None] | None = None,
 ) -> OptimizeResult:
     """Find the best policy of ``plan``'s scenario: selection on the grid, then refinement.
 
@@ -421,6 +422,7 @@ def optimize(
     confidence, tolerance : of the selection (:func:`.selection.select_best`).
     time_limit : seconds; checked between batches.
     jobs, executor : where replicates are simulated (default: ``jobs`` local workers).
+    progress : called with a line saying where the search is, after every batch.
 
     Raises
     ------
@@ -444,6 +446,11 @@ def optimize(
         def sample(indices: np.ndarray, start: int, stop: int) -> np.ndarray:
             chosen = [grid[i] for i in indices]
             records.ensure(chosen, stop)
+            if progress is not None:
+                progress(
+                    f"selection: {stop} replicates, {len(chosen)} of {len(grid)} candidates "
+                    f"in the race, {records.total:,} simulated"
+                )
             return np.stack([records.metric(c, stop)[start:stop] for c in chosen])
 
         selection = select_best(
@@ -467,8 +474,9 @@ def optimize(
             )
         else:
             refinement, stopped_by = _refine(
-                records, decisions, leader, selection, plan, refine_replicates, deadline, clock
-            )
+                records, decisions, leader, selection, plan, refine_replicates, deadline, clock,
+                progress,
+            )  # fmt: skip
             if stopped_by == TIME_LIMIT:
                 notes.append("the time limit ended the refinement early")
         if refinement is None:
@@ -550,6 +558,7 @@ def _refine(
     refine_replicates: int,
     deadline: float | None,
     clock: Callable[[], float],
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[Refinement, str]:
     center = np.asarray(leader, dtype=float)
     steps = np.array([d.step for d in decisions])
@@ -569,6 +578,11 @@ def _refine(
         rounds += 1
         candidates = [tuple(float(v) for v in p) for p in points]
         records.ensure(candidates, n)
+        if progress is not None:
+            progress(
+                f"refinement: {n} replicates of {len(candidates)} points, "
+                f"{records.total:,} simulated"
+            )
         metric = np.stack([records.metric(c, n) for c in candidates])
         surrogate = refine.fit(points, metric.mean(axis=1), center, steps)
         found = refine.maximize(surrogate, points.min(axis=0), points.max(axis=0))

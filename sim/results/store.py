@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -40,6 +41,7 @@ import xarray as xr
 
 from splitsim.model.outcome import VARIABLES
 from splitsim.model.scenario_files import ScenarioError, scenario_from_toml, scenario_hash
+from splitsim.model.strategy import takes_split
 from splitsim.results.dataset import DESIGN_ATTR, PROVENANCE_ATTRS, swept_dims
 from splitsim.sweep.chunks import CHUNK_PREFIX
 from splitsim.sweep.executors import MissingExtra
@@ -462,7 +464,11 @@ def check_provenance(ds: xr.Dataset, source: str = "dataset") -> None:
         expected = [POINT] if DESIGN_ATTR in ds.attrs else list(scenario.sweep)
         if swept_dims(ds) != expected:
             problems.append(f"swept dims {swept_dims(ds)} but the scenario sweeps {expected}")
-        if not np.array_equal(ds["split"].values, np.asarray(run.split_grid(), dtype=float)):
+        # a strategy that sets its own share has one split, NaN (SweepPlan.splits)
+        grid = run.split_grid() if takes_split(scenario.strategy) else [math.nan]
+        if not np.array_equal(
+            ds["split"].values, np.asarray(grid, dtype=float), equal_nan=True
+        ):
             problems.append("split coordinate differs from the scenario's split grid")
         if ds.sizes.get("replicate") != run.replicates:
             problems.append(
