@@ -107,8 +107,9 @@ def main() -> None:
         f"grid's); wall time: {speed:.1f}x faster; {args.jobs} workers"
     )
     print(
-        f"best split {gap:.4f} from the grid's (done-when <= 0.025); mean metric on the "
-        f"sweep's replicates {loss:+.2%} below the grid's best (done-when <= 0.5 %)"
+        f"best split {gap:.4f} from the grid's (done-when <= 0.025); its mean metric on the "
+        f"sweep's replicates {-loss:+.2%} against the grid's best (done-when: not below "
+        "-0.5 %)"
     )
     met = gap <= 0.025 and loss <= 0.005 and found.total_replicates <= grid_replicates / 5
     print(f"done-when met: {'yes' if met else 'NO'}")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
 from splitsim.cli.options import (
@@ -22,13 +25,19 @@ from splitsim.cli.options import (
 from splitsim.engines.base import SWEEP_DEFAULT_ENGINE
 from splitsim.model.scenario_files import load_scenario
 from splitsim.optimize.output import FIGURE_FILE, report_lines, write_run
-from splitsim.optimize.search import POLICIES, OptimizeError, optimize, parse_budget_range
+from splitsim.optimize.search import (
+    POLICIES,
+    OptimizeError,
+    optimize,
+    parse_budget_range,
+    plan_search,
+)
 from splitsim.optimize.selection import DEFAULT_CONFIDENCE, DEFAULT_TOLERANCE
 from splitsim.plots.files import PLOTS_DIR
 from splitsim.results.run_folder import DEFAULT_RESULTS_ROOT
 from splitsim.results.store import RunFolderError
 from splitsim.sweep.executors import available_cores
-from splitsim.sweep.plan import PlanError, plan_sweep
+from splitsim.sweep.plan import PlanError
 
 OPTIMIZE_EXAMPLES = """
 \b
@@ -36,7 +45,26 @@ Examples:
   splitsim optimize scenarios/baseline.toml
   splitsim optimize scenarios/baseline.toml --tolerance 0.005 --confidence 0.99
   splitsim optimize scenarios/baseline.toml --budget-range 5000:30000 --time-limit 300
+  splitsim optimize scenarios/new_business.toml --policy stage
 """
+
+
+class StatusLine:
+    """One line on stderr saying where the search is (a terminal only; not quiet, not CI)."""
+
+    def __init__(self, quiet: bool):
+        self.enabled = not quiet and sys.stderr.isatty() and not os.environ.get("CI")
+        self.width = 0
+
+    def __call__(self, text: str) -> None:
+        if self.enabled:
+            click.echo("\r" + text.ljust(self.width), nl=False, err=True)
+            self.width = max(self.width, len(text))
+
+    def close(self) -> None:
+        if self.enabled and self.width:
+            click.echo("\r" + " " * self.width + "\r", nl=False, err=True)
+            self.width = 0
 
 
 def _budget_range(ctx, param, value):
@@ -65,7 +93,10 @@ def _budget_range(ctx, param, value):
     type=click.Choice(POLICIES),
     default="constant",
     show_default=True,
-    help="The policy whose parameters are optimized: constant, one split for every month.",
+    help="The policy whose parameters are optimized: constant (the split), schedule (a "
+    "linear ramp's start and end shares over strategy.ramp_months, default 12), stage "
+    "(the shares below and above strategy.threshold, default business age 12 months) or "
+    "target_spend (the retention spend per targeted customer).",
 )
 @click.option(
     "--time-limit",
@@ -108,6 +139,7 @@ def _budget_range(ctx, param, value):
     help="Results root; the run gets a new folder in it, created if missing "
     f"(default: {DEFAULT_RESULTS_ROOT}/).",
 )
+@click.option("--quiet", is_flag=True, help="No progress line.")
 @scenario_errors
 def optimize_command(
     scenario_file,
@@ -122,13 +154,15 @@ def optimize_command(
     engine,
     overrides,
     out,
+    quiet,
 ):
     scenario = load_scenario(scenario_file, overrides)
     root = DEFAULT_RESULTS_ROOT if out is None else out
     if out is None:
         check_results_root(DEFAULT_RESULTS_ROOT, f"--out (default {DEFAULT_RESULTS_ROOT})")
+    status = StatusLine(quiet)
     try:
-        plan = plan_sweep(scenario, splits=splits, seed=seed, engine=engine)
+        plan = plan_search(scenario, policy, splits=splits, seed=seed, engine=engine)
         result = optimize(
             plan,
             policy=policy,
@@ -137,12 +171,16 @@ def optimize_command(
             tolerance=tolerance,
             time_limit=time_limit,
             jobs=jobs or available_cores(),
+            progress=status,
         )
+        status.close()
         run = write_run(result, root, command_line(click.get_current_context()))
     except (PlanError, OptimizeError, RunFolderError) as err:
         raise InvalidInput(str(err)) from None
     except OSError as err:
         raise InvalidInput(f"cannot write the run folder (--out {root!r}): {err}") from None
+    finally:
+        status.close()
     record_run_dir(run.run_dir)
     click.echo("\n".join(report_lines(result, run.run_dir)))
     click.echo(f"Plots in {run.run_dir / PLOTS_DIR}/ ({FIGURE_FILE})")

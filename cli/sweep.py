@@ -335,6 +335,8 @@ def _draw_plots(result: SweepResult) -> None:
 def _write_report(result: SweepResult) -> bool:
     """Write RUN_DIR/report.html; a failure keeps the results and says how to retry."""
     run_dir = result.run_dir
+    if stopped_early(result.dataset):
+        return True  # an adaptive search: summary.md is its report
     again = f"splitsim report {shlex.quote(str(run_dir))}"
     try:
         path = write_run_report(run_dir, dataset=result.dataset, summary=result.summary)

@@ -25,6 +25,7 @@ from splitsim.calibration.fit import calibrate as _calibrate
 from splitsim.calibration.transactions import parse_date, read_transactions, summarize_customers
 from splitsim.model.scenario import Scenario
 from splitsim.model.scenario_files import load_scenario as _load_scenario
+from splitsim.model.scenario_files import source_files
 from splitsim.plots import files as plot_files
 from splitsim.results import run_folder
 from splitsim.results.run_folder import SweepResult
@@ -115,14 +116,21 @@ def run_sweep(
     resume: str | os.PathLike | None = None,
     plots: bool = True,
     progress: Progress | None = None,
+    report: bool = True,
 ) -> SweepResult:
     """Run a sweep into a new run folder under ``out`` (as ``splitsim sweep`` does).
 
     Returns the run folder, the Dataset and the summary. With ``plots`` the run's
-    figures are drawn into ``run_dir/plots/``. See :func:`simulate_sweep` for the
-    options and :func:`splitsim.results.run_folder.run_sweep` for the exceptions.
+    figures are drawn into ``run_dir/plots/``; with ``report`` the one-page HTML report
+    is written to ``run_dir/report.html`` (given a scenario file, the file and those it
+    extends are kept, so that the report shows each value's source comment). See
+    :func:`simulate_sweep` for the options and
+    :func:`splitsim.results.run_folder.run_sweep` for the exceptions.
     """
     plan = _plan(scenario, splits, replicates, seed, engine, sweeps)
+    sources = None
+    if isinstance(scenario, str | os.PathLike) and resume is None:
+        sources = run_folder.ScenarioSources(source_files(scenario))
     result = run_folder.run_sweep(
         plan,
         out=out,
@@ -133,9 +141,14 @@ def run_sweep(
         store_format=store_format,
         objective=objective,
         command_line="splitsim.run_sweep (Python)",
+        sources=sources,
     )
     if plots:
         plot_files.write_plots(result.run_dir, result.dataset)
+    if report:
+        from splitsim.report.render import write_run_report
+
+        write_run_report(result.run_dir, dataset=result.dataset, summary=result.summary)
     return result
 
 

@@ -220,7 +220,9 @@ def test_a_big_sweep_says_where_its_results_are_before_drawing_a_dozen_cells(tmp
     assert printed_before.startswith(f"Results in {run_dir}/ (results.nc, scenario.toml,")
     assert "cells: one line each" in printed_before  # the summary (an overview) came first too
     assert len(cells) == 12 and cells[0] == {"budget.monthly": 1000}
-    tail = result.stdout.splitlines()[-2:]
+    lines = result.stdout.splitlines()
+    assert lines[-1] == f"Report in {run_dir}/report.html"  # the report comes last
+    tail = lines[-3:-1]
     assert tail[0] == f"Plots in {run_dir}/plots/ (1 files)"
     assert tail[1].startswith("Per-cell plots drawn for 12 of 14 cells")
     assert f"splitsim plot {run_dir} --cell budget.monthly=" in tail[1]

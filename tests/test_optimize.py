@@ -31,7 +31,13 @@ from splitsim.model.scenario_files import load_scenario
 from splitsim.optimize import refine
 from splitsim.optimize.adaptive import adaptive_sweep
 from splitsim.optimize.output import optimization_dataset, report_lines, write_run
-from splitsim.optimize.search import OptimizeError, optimize, parse_budget_range
+from splitsim.optimize.search import (
+    OptimizeError,
+    optimize,
+    parse_budget_range,
+    plan_search,
+    policy_scenario,
+)
 from splitsim.optimize.selection import (
     REPLICATE_CAP,
     SELECTED,
@@ -362,3 +368,68 @@ def test_sweep_adaptive_cli_writes_a_run_and_refuses_what_it_cannot_do(tmp_path)
     ):
         refused = CliRunner().invoke(cli, [*base, *extra])
         assert refused.exit_code == 2 and words in refused.output, refused.output
+
+
+# -- policies other than the constant split ----------------------------------------------------
+def test_a_policy_search_sets_the_kind_and_optimizes_its_keys(tmp_path):
+    """target_spend: one decision, the spend per targeted customer, 0 .. the cap; the split
+    dimension is the sweeps' NaN; the replicates are the sweep's of the same policy."""
+    scenario = load_scenario(BASELINE, TINY_WARM)
+    plan = plan_search(scenario.model_copy(update={}), "target_spend", seed=5, engine="fast")
+    assert plan.scenario.strategy.kind == "target_spend"
+    plan = plan_sweep(plan.scenario, replicates=40)
+    result = optimize(plan, policy="target_spend", jobs=1, refine_replicates=20)
+    (decision,) = result.decisions
+    assert decision.key == "strategy.spend_per_customer"
+    assert decision.upper == scenario.retention.max_spend_per_customer
+    ds = optimization_dataset(result)
+    assert np.isnan(ds["split"].values).all() and ds.sizes["split"] == 1
+    spends = [float(v) for v in ds[decision.key].values]
+    sweep = simulate_sweep(
+        plan_sweep(result.plan.scenario, replicates=ds.sizes["replicate"],
+                   sweeps=[f"{decision.key}={spends!r}"]),
+        jobs=1,
+    )  # fmt: skip
+    simulated = ds["simulated"].values
+    np.testing.assert_array_equal(
+        ds["decision_metric"].values[simulated], sweep["decision_metric"].values[simulated]
+    )
+    run = write_run(result, tmp_path)
+    assert load_results(run.run_dir).attrs["optimize_policy"] == "target_spend"
+
+
+def test_policy_scenario_replaces_another_kind_with_the_policys_defaults():
+    scenario = load_scenario(BASELINE, TINY_WARM)
+    schedule = policy_scenario(scenario, "schedule").strategy
+    assert (schedule.kind, schedule.ramp_months) == ("schedule", 12)
+    stage = policy_scenario(scenario, "stage").strategy
+    assert (stage.observe, stage.threshold) == ("age", 12.0)
+    assert policy_scenario(scenario, "constant") is scenario
+    with pytest.raises(OptimizeError):
+        policy_scenario(scenario, "sometimes")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--policy", "schedule", "--budget-range", "500:2000"], "two decisions"),
+        (["--policy", "stage", "--splits", "0:1:0.5"], "split grid"),
+        (["--policy", "often"], "--policy"),
+    ],
+)
+def test_policy_options_that_do_not_go_together_exit_2(args, message, tmp_path):
+    result = CliRunner().invoke(cli, ["optimize", str(BASELINE), "--out", str(tmp_path), *args])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_time_limit_stops_the_search_and_the_report_says_so():
+    """A clock past the deadline after the first stage: no more batches, no refinement,
+    the leader so far reported without the guarantee."""
+    plan = tiny_plan(replicates=60)
+    ticks = iter(range(0, 10**6, 1000))  # every reading 1000 s later than the last
+    result = optimize(plan, jobs=1, time_limit=5.0, clock=lambda: next(ticks))
+    assert result.stopped_by == "time limit" and result.refinement is None
+    assert int(result.selection.replicates.max()) == 20  # the first stage only
+    text = "\n".join(report_lines(result))
+    assert "Stopped by the time limit" in text and "no guarantee" in text

@@ -219,6 +219,14 @@ def problems(path, overrides=()) -> str:
             '"acquisition.loyalty_orders" = { dist = "uniform", low = 5.0, high = 12.0 }',
             "is 10, not a real number",
         ),
+        (
+            '"custmers.churn_hazard.rate" = { dist = "uniform", low = 2.0, high = 3.0 }',
+            "unknown key 'custmers'; did you mean 'customers'? (tables and keys of the top",
+        ),
+        (
+            '"budget.monthly.low" = { dist = "uniform", low = 2.0, high = 3.0 }',
+            "'budget.monthly' is a value, not a table",
+        ),
         ('"run.seed" = { dist = "uniform", low = 5.0, high = 12.0 }', "cannot be uncertain"),
         (
             '"retention.care_scale" = { dist = "uniform", lo = 0.5, high = 1.5 }',

@@ -617,6 +617,15 @@ def unknown_key_message(key: str) -> str:
     """Explain an unknown dotted key, with a did-you-mean among the allowed names."""
     *parents, leaf = key.split(".")
     model = _model_at(parents)
+    if model is None:  # a table on the way is unknown (or not a table): name that part
+        for depth in range(len(parents)):
+            if _model_at(parents[: depth + 1]) is None:
+                table = _model_at(parents[:depth])
+                allowed = sorted(table.model_fields) if table is not None else []
+                where = ".".join(parents[:depth]) or "the top level"
+                if parents[depth] in allowed:
+                    return f"'{'.'.join(parents[: depth + 1])}' is a value, not a table"
+                return _did_you_mean(parents[depth], allowed, f"tables and keys of {where}")
     allowed = sorted(model.model_fields) if model is not None else []
     return _did_you_mean(leaf, allowed)
 

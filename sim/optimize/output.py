@@ -24,13 +24,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
+from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from splitsim.model.outcome import VARIABLES
 from splitsim.optimize.search import BUDGET_KEY, SPLIT, OptimizeResult
 from splitsim.optimize.selection import SELECTED, TIME_LIMIT
 from splitsim.plots.files import PLOTS_DIR, save_figure
-from splitsim.plots.style import OKABE_ITO, SHARE_TO_RETENTION, percent, series_style, thousands
+from splitsim.plots.style import (
+    OKABE_ITO,
+    SERIES_COLORS,
+    SHARE_TO_RETENTION,
+    percent,
+    series_style,
+    thousands,
+)
 from splitsim.results import store
 from splitsim.results.dataset import SIMULATED, build_dataset, variable_shapes
 from splitsim.sweep.plan import plan_sweep
@@ -56,7 +66,8 @@ def _values(result: OptimizeResult, key: str) -> list[float]:
 def optimization_dataset(result: OptimizeResult, command_line: str = "") -> xr.Dataset:
     """Everything simulated, in a sweep's layout with NaN (and ``simulated``) where stopped."""
     keys = [d.key for d in result.decisions]
-    splits = _values(result, SPLIT)
+    # a policy other than constant has one split, NaN, as its sweeps have
+    splits = _values(result, SPLIT) if SPLIT in keys else None
     swept = {key: _values(result, key) for key in keys if key != SPLIT}
     depth = max(result.records.count.values())
     design = plan_sweep(
@@ -72,14 +83,14 @@ def optimization_dataset(result: OptimizeResult, command_line: str = "") -> xr.D
         )
         for name, shape in shapes.items()
     }
-    lead = (*design.cell_shape, len(splits), depth)
+    lead = (*design.cell_shape, len(design.splits), depth)
     simulated = np.zeros(lead, dtype=bool)
     for candidate, count in result.records.count.items():
         where = tuple(
             swept[key].index(value)
             for key, value in zip(keys, candidate, strict=True)
             if key != SPLIT
-        ) + (splits.index(candidate[keys.index(SPLIT)]),)
+        ) + ((splits.index(candidate[keys.index(SPLIT)]),) if splits is not None else (0,))
         for name, values in result.records.arrays(candidate).items():
             arrays[name][where][:count] = values
         simulated[where][:count] = True
@@ -162,16 +173,36 @@ def candidate_table(result: OptimizeResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _value_text(key: str, value: float) -> str:
+    if key == SPLIT:
+        return f"split {value:.4g} ({value:.1%} of the budget to retention)"
+    if key == BUDGET_KEY:
+        return f"budget {value:,.0f} a month"
+    return f"{key} = {value:g}"
+
+
+def _fixed_text(result: OptimizeResult) -> str:
+    """The policy's keys the search does not change (set them with --set)."""
+    strategy = result.plan.scenario.strategy
+    if strategy.kind == "schedule":
+        return f"strategy.ramp_months = {strategy.ramp_months}, a linear ramp from month 0"
+    if strategy.kind == "stage":
+        switch = (
+            f"strategy.threshold = {strategy.threshold:g}"
+            if strategy.threshold is not None
+            else f"strategy.ramp_start = {strategy.ramp_start:g}, "
+            f"strategy.ramp_end = {strategy.ramp_end:g}"
+        )
+        unit = "months of business age" if strategy.observe == "age" else "targeted customers"
+        return f"strategy.observe = {strategy.observe!r}, {switch} ({unit})"
+    return ""
+
+
 def _policy_text(result: OptimizeResult, values) -> str:
-    parts = []
-    for decision, value in zip(result.decisions, values, strict=True):
-        if decision.key == SPLIT:
-            parts.append(f"split {value:.4g} ({value:.1%} of the budget to retention)")
-        elif decision.key == BUDGET_KEY:
-            parts.append(f"budget {value:,.0f} a month")
-        else:
-            parts.append(f"{decision.key} = {value:g}")
-    return ", ".join(parts)
+    return ", ".join(
+        _value_text(decision.key, value)
+        for decision, value in zip(result.decisions, values, strict=True)
+    )
 
 
 def report_lines(result: OptimizeResult, run_dir: str | os.PathLike | None = None) -> list[str]:
@@ -185,6 +216,9 @@ def report_lines(result: OptimizeResult, run_dir: str | os.PathLike | None = Non
         "",
         f"Best policy: {_policy_text(result, result.best.candidate)}",
     ]
+    fixed = _fixed_text(result)
+    if fixed:
+        lines.append(f"  (kept fixed: {fixed})")
     if result.refinement is not None:
         low, high = result.refinement.interval
         ranges = ", ".join(
@@ -209,7 +243,9 @@ def report_lines(result: OptimizeResult, run_dir: str | os.PathLike | None = Non
             "the optimum may lie beyond it"
         )
     leader = result.grid[selection.best]
-    if result.refinement is not None:
+    if result.refinement is not None and result.best.candidate == leader:
+        lines.append("  it is the selected grid point itself")
+    elif result.refinement is not None:
         diff, lo, hi = result.difference
         lines.append(
             f"  against the best grid point ({_policy_text(result, leader)}) on the same "
@@ -232,6 +268,13 @@ def report_lines(result: OptimizeResult, run_dir: str | os.PathLike | None = Non
         lines.append(
             f"  Stopped by the {selection.stopped_by} before the procedure ended: no guarantee; "
             f"{len(selection.survivors)} candidates were still in the race."
+        )
+    identical = selection.identical_to_best()
+    if identical:
+        lines.append(
+            f"  {len(identical)} other grid point{'s' if len(identical) > 1 else ''} simulated "
+            "exactly as the selected one on every replicate (the decision changes nothing "
+            "there): the same policy in effect, left out of P(best) below."
         )
     lines.append(
         f"  Estimated P(the selected grid point is the best) = {selection.probability_best():.2f} "
@@ -296,30 +339,37 @@ def optimize_figure(result: OptimizeResult) -> Figure:
     table = candidate_table(result)
     keys = [d.key for d in result.decisions]
     by_budget = BUDGET_KEY in keys
+    x_key = keys[0]  # the split, or the policy's first key
+    series_key = keys[1] if len(keys) > 1 else None  # the budget, or the policy's second key
     fig = Figure(figsize=(13, 6.5) if by_budget else (11, 6.5), layout="constrained")
     if by_budget:
         ax, budget_ax = fig.subplots(1, 2, width_ratios=[2, 1])
     else:
         ax, budget_ax = fig.subplots(), None
-    budgets = list(result.decisions[keys.index(BUDGET_KEY)].grid) if by_budget else [None]
+    levels = list(result.decisions[1].grid) if series_key is not None else [None]
     grid = table[table["role"].str.startswith("grid")]
-    for index, budget in enumerate(budgets):
-        rows = grid if budget is None else grid[grid[BUDGET_KEY] == budget]
+    for index, level in enumerate(levels):
+        rows = grid if level is None else grid[grid[series_key] == level]
         if rows.empty:
             continue
         style = series_style(index)
-        label = "grid" if budget is None else f"grid, budget {budget:,.0f}"
-        ax.plot(rows[SPLIT], rows["decision_mean"], color=style["color"], lw=1, alpha=0.6)
+        if len(levels) > len(SERIES_COLORS):  # more levels than colours: a colour ramp
+            style["color"] = colormaps["viridis"](index / (len(levels) - 1))
+        label = "grid" if level is None else f"grid, {_value_text(series_key, level)}"
+        ax.plot(rows[x_key], rows["decision_mean"], color=style["color"], lw=1, alpha=0.6)
         survived = rows["role"].str.contains("survived")
         for mask, fill, suffix in (
             (survived, style["color"], ""),
             (~survived, "white", " (eliminated)"),
         ):
             part = rows[mask]
-            if part.empty:
+            if part.empty or (suffix and len(levels) > len(SERIES_COLORS)):
+                if not part.empty:  # many levels: the eliminated ones unlabelled
+                    ax.plot(part[x_key], part["decision_mean"], style["marker"],
+                            color=style["color"], markerfacecolor="white", ms=4)  # fmt: skip
                 continue
             ax.errorbar(
-                part[SPLIT],
+                part[x_key],
                 part["decision_mean"],
                 yerr=[
                     part["decision_mean"] - part["ci_low"],
@@ -332,11 +382,13 @@ def optimize_figure(result: OptimizeResult) -> Figure:
                 capsize=2,
                 label=label + suffix,
             )
-        if budget is None:
-            for row in rows.itertuples(index=False):
+        if level is None:
+            for x, count, high in rows[[x_key, "replicates", "ci_high"]].itertuples(
+                index=False, name=None
+            ):
                 ax.annotate(
-                    f"{row.replicates}",
-                    (getattr(row, SPLIT), row.ci_high),
+                    f"{count}",
+                    (x, high),
                     textcoords="offset points",
                     xytext=(0, 3),
                     ha="center",
@@ -348,7 +400,7 @@ def optimize_figure(result: OptimizeResult) -> Figure:
     refined = table[~table["role"].str.startswith("grid")]
     if not refined.empty:
         ax.errorbar(
-            refined[SPLIT],
+            refined[x_key],
             refined["decision_mean"],
             yerr=[
                 refined["decision_mean"] - refined["ci_low"],
@@ -376,7 +428,7 @@ def optimize_figure(result: OptimizeResult) -> Figure:
         )
     best = result.best
     ax.plot(
-        [best.candidate[keys.index(SPLIT)]],
+        [best.candidate[0]],
         [best.mean],
         linestyle="none",
         marker="*",
@@ -385,13 +437,22 @@ def optimize_figure(result: OptimizeResult) -> Figure:
         markerfacecolor=OKABE_ITO["yellow"],
         label=f"best: {_policy_text(result, best.candidate)}",
     )
-    ax.set_xlabel(SHARE_TO_RETENTION)
+    if x_key == SPLIT:
+        ax.set_xlabel(SHARE_TO_RETENTION)
+        percent(ax.xaxis)
+    else:
+        ax.set_xlabel(x_key)
     ax.set_ylabel("Mean decision metric (currency units), 95 % interval")
-    percent(ax.xaxis)
     thousands(ax.yaxis)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left" if by_budget else "best")
-    what = "" if by_budget else " (numbers: replicates per candidate)"
+    ax.legend(fontsize=7 if len(levels) > 7 else 8, loc="lower left" if series_key else "best")
+    if len(levels) > len(SERIES_COLORS):  # the colour ramp's key
+        grid_levels = result.decisions[1].grid
+        mappable = ScalarMappable(
+            norm=Normalize(min(grid_levels), max(grid_levels)), cmap=colormaps["viridis"]
+        )
+        fig.colorbar(mappable, ax=ax, label=f"{series_key} (grid lines; hollow: eliminated)")
+    what = " (numbers: replicates per candidate)" if series_key is None else ""
     fig.suptitle(
         f"{result.plan.scenario.name}: optimize, {result.total_replicates:,} "
         f"candidate-replicates{what}"

@@ -24,10 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 from scipy import stats
 
 from splitsim.model.outcome import VARIABLES
 from splitsim.model.scenario import Scenario
+from splitsim.model.scenario_files import scenario_table
+from splitsim.model.strategy import takes_split
 from splitsim.optimize import refine
 from splitsim.optimize.selection import (
     DEFAULT_BATCH,
@@ -42,18 +45,29 @@ from splitsim.optimize.selection import (
 )
 from splitsim.optimize.simulate import CandidateGroup, CandidateTask, simulate_candidates
 from splitsim.sweep.executors import Executor, make_executor
-from splitsim.sweep.plan import SweepPlan
+from splitsim.sweep.plan import SweepPlan, plan_sweep
 
-POLICIES = ("constant",)
 SPLIT = "split"
 BUDGET_KEY = "budget.monthly"
+POLICIES = ("constant", "schedule", "stage", "target_spend")
+# The keys each policy optimizes (besides the budget); the split is "split".
+POLICY_KEYS = {
+    "constant": (SPLIT,),
+    "schedule": ("strategy.start_share", "strategy.end_share"),
+    "stage": ("strategy.below_share", "strategy.above_share"),
+    "target_spend": ("strategy.spend_per_customer",),
+}
+SHARE_GRID = tuple(round(0.1 * i, 1) for i in range(11))  # grid of a policy's shares
+SPEND_LEVELS = 11  # grid levels of spend_per_customer, 0 .. retention.max_spend_per_customer
+DEFAULT_RAMP_MONTHS = 12  # a schedule's ramp when the scenario gives none (months)
+DEFAULT_STAGE = {"observe": "age", "threshold": 12.0}  # a stage rule's switch by default
 BUDGET_LEVELS = 7  # grid levels of the budget between the two ends of --budget-range
 # Replicates of every stencil point in the first refinement round (at least the
 # leader's); doubled until the optimum's interval is narrow (REFINE_WIDTH grid steps)
 # or the sweep's replicates (run.replicates) are reached.
 REFINE_REPLICATES = 100
 REFINE_WIDTH = 0.4  # the optimum's interval, in grid steps, that ends the refinement
-DIGITS = {SPLIT: 4, BUDGET_KEY: 0}  # decimals of a refined value (a share; money)
+DIGITS = {SPLIT: 4, BUDGET_KEY: 0, "strategy.spend_per_customer": 3}  # else 4 (shares)
 BOOTSTRAP_SPAWN_KEY = (2**32 - 1,)  # the bootstrap's stream, apart from every replicate's
 
 Candidate = tuple[float, ...]
@@ -107,20 +121,81 @@ def parse_budget_range(text: str) -> tuple[float, float]:
     return low, high
 
 
+def policy_scenario(scenario: Scenario, policy: str) -> Scenario:
+    """``scenario`` with its strategy of kind ``policy``, ready for the policy's keys.
+
+    A scenario already of that kind keeps its strategy (a schedule given as steps becomes
+    a ramp, the form the search sets); another kind is replaced: a ramp over
+    ``strategy.ramp_months`` (default 12 months), a stage rule switching at business age
+    12 months unless the scenario's own stage rule says otherwise, or a spend per
+    targeted customer. The shares and spends set here are the search's to change.
+    """
+    if policy not in POLICIES:
+        raise OptimizeError(f"policy {policy!r} is unknown; options are {list(POLICIES)}")
+    current = scenario.strategy
+    if current.kind == policy and not (policy == "schedule" and current.steps is not None):
+        return scenario
+    table = {"kind": policy}
+    if policy == "constant":
+        table["retention_share"] = 0.5
+    elif policy == "schedule":
+        ramp = current.ramp_months if current.kind == "schedule" and current.ramp_months else None
+        table |= {"start_share": 0.5, "end_share": 0.5, "ramp_months": ramp or DEFAULT_RAMP_MONTHS}
+    elif policy == "stage":
+        table |= {"below_share": 0.5, "above_share": 0.5, **DEFAULT_STAGE}
+    else:
+        table["spend_per_customer"] = 0.0
+    raw = scenario_table(scenario)
+    raw["strategy"] = table
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as err:  # pragma: no cover - every table above is valid
+        raise OptimizeError(f"cannot set strategy.kind = {policy!r}: {err}") from None
+
+
 def decisions_for(
     plan: SweepPlan, policy: str = "constant", budget_range: tuple[float, float] | None = None
 ) -> list[Decision]:
-    """The decisions of a policy: the split on the plan's grid, and the budget if asked."""
+    """The decisions of a policy (on its grid), and the budget if asked.
+
+    constant: the split on the plan's grid; schedule: the ramp's start and end shares;
+    stage: the shares below and above the switch (shares on 0, 0.1, ..., 1);
+    target_spend: the spend per targeted customer on 11 levels from 0 to
+    ``retention.max_spend_per_customer``.
+    """
     if policy not in POLICIES:
         raise OptimizeError(f"policy {policy!r} is unknown; options are {list(POLICIES)}")
+    if plan.scenario.strategy.kind != policy:
+        raise OptimizeError(
+            f"the scenario's strategy.kind is {plan.scenario.strategy.kind!r}, the policy "
+            f"{policy!r}: plan the search with policy_scenario"
+        )
     if plan.scenario.sweep:
         raise OptimizeError(
             f"the scenario sweeps {', '.join(plan.scenario.sweep)}: optimize searches one "
             "scenario; fix those values (--set key=value on a copy without the sweep table)"
         )
-    if len(plan.splits) < 2:
-        raise OptimizeError("optimize needs a split grid of at least two shares (--splits)")
-    decisions = [Decision(SPLIT, tuple(plan.splits), 0.0, 1.0, DIGITS[SPLIT])]
+    if budget_range is not None and len(POLICY_KEYS[policy]) > 1:
+        raise OptimizeError(
+            f"--budget-range goes with --policy constant or target_spend: policy {policy!r} "
+            "already has two decisions"
+        )
+    if policy == "constant":
+        if len(plan.splits) < 2:
+            raise OptimizeError("optimize needs a split grid of at least two shares (--splits)")
+        decisions = [Decision(SPLIT, tuple(plan.splits), 0.0, 1.0, DIGITS[SPLIT])]
+    elif policy == "target_spend":
+        cap = plan.scenario.retention.max_spend_per_customer
+        if not cap > 0:
+            raise OptimizeError(
+                "--policy target_spend searches spends from 0 to "
+                "retention.max_spend_per_customer, which is 0 here: raise it"
+            )
+        key = POLICY_KEYS[policy][0]
+        levels = tuple(float(v) for v in np.linspace(0.0, cap, SPEND_LEVELS))
+        decisions = [Decision(key, levels, 0.0, float(cap), DIGITS[key])]
+    else:
+        decisions = [Decision(key, SHARE_GRID, 0.0, 1.0, 4) for key in POLICY_KEYS[policy]]
     if budget_range is not None:
         low, high = budget_range
         levels = tuple(float(round(v)) for v in np.linspace(low, high, BUDGET_LEVELS))
@@ -157,7 +232,9 @@ class CandidateRecords:
         return self._scenarios[overrides]
 
     def _split_and_overrides(self, candidate: Candidate) -> tuple[float, tuple]:
-        split = self.plan.scenario.strategy.retention_share
+        # the constant kind's share is the split; the other kinds get NaN, as in a sweep
+        strategy = self.plan.scenario.strategy
+        split = strategy.retention_share if takes_split(strategy) else math.nan
         overrides = []
         for decision, value in zip(self.decisions, candidate, strict=True):
             if decision.key == SPLIT:
@@ -331,18 +408,21 @@ def optimize(
     batch: int = DEFAULT_BATCH,
     refine_replicates: int = REFINE_REPLICATES,
     clock: Callable[[], float] = time.monotonic,
+    progress: Callable[[str], None] | None = None,
 ) -> OptimizeResult:
     """Find the best policy of ``plan``'s scenario: selection on the grid, then refinement.
 
     Parameters
     ----------
-    plan : the scenario with the run options folded in (its split grid is the first
-        stage's grid, its ``run.replicates`` caps the refinement's replicates).
-    policy : "constant" (the split).
+    plan : the scenario with the run options folded in, its strategy of kind ``policy``
+        (:func:`plan_search`); the constant policy's grid is its split grid; its
+        ``run.replicates`` caps the refinement's replicates.
+    policy : one of :data:`POLICIES` (:func:`decisions_for` says what each optimizes).
     budget_range : (low, high) currency per month: also optimize the budget.
     confidence, tolerance : of the selection (:func:`.selection.select_best`).
     time_limit : seconds; checked between batches.
     jobs, executor : where replicates are simulated (default: ``jobs`` local workers).
+    progress : called with a line saying where the search is, after every batch.
 
     Raises
     ------
@@ -366,6 +446,11 @@ def optimize(
         def sample(indices: np.ndarray, start: int, stop: int) -> np.ndarray:
             chosen = [grid[i] for i in indices]
             records.ensure(chosen, stop)
+            if progress is not None:
+                progress(
+                    f"selection: {stop} replicates, {len(chosen)} of {len(grid)} candidates "
+                    f"in the race, {records.total:,} simulated"
+                )
             return np.stack([records.metric(c, stop)[start:stop] for c in chosen])
 
         selection = select_best(
@@ -389,8 +474,9 @@ def optimize(
             )
         else:
             refinement, stopped_by = _refine(
-                records, decisions, leader, selection, plan, refine_replicates, deadline, clock
-            )
+                records, decisions, leader, selection, plan, refine_replicates, deadline, clock,
+                progress,
+            )  # fmt: skip
             if stopped_by == TIME_LIMIT:
                 notes.append("the time limit ended the refinement early")
         if refinement is None:
@@ -437,6 +523,24 @@ def optimize(
     return result
 
 
+def plan_search(
+    scenario: Scenario,
+    policy: str = "constant",
+    *,
+    splits: str | None = None,
+    seed: int | None = None,
+    engine: str | None = None,
+) -> SweepPlan:
+    """The plan of a search: the scenario with its strategy of kind ``policy``, options folded.
+
+    Raises
+    ------
+    OptimizeError : an unknown policy.
+    PlanError : bad options (e.g. --splits with a policy other than constant).
+    """
+    return plan_sweep(policy_scenario(scenario, policy), splits=splits, seed=seed, engine=engine)
+
+
 def _product(grids: list[tuple[float, ...]]) -> list[tuple[float, ...]]:
     """Every combination of the grids' values, the first decision varying slowest."""
     mesh = np.meshgrid(*grids, indexing="ij")
@@ -454,6 +558,7 @@ def _refine(
     refine_replicates: int,
     deadline: float | None,
     clock: Callable[[], float],
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[Refinement, str]:
     center = np.asarray(leader, dtype=float)
     steps = np.array([d.step for d in decisions])
@@ -473,6 +578,11 @@ def _refine(
         rounds += 1
         candidates = [tuple(float(v) for v in p) for p in points]
         records.ensure(candidates, n)
+        if progress is not None:
+            progress(
+                f"refinement: {n} replicates of {len(candidates)} points, "
+                f"{records.total:,} simulated"
+            )
         metric = np.stack([records.metric(c, n) for c in candidates])
         surrogate = refine.fit(points, metric.mean(axis=1), center, steps)
         found = refine.maximize(surrogate, points.min(axis=0), points.max(axis=0))

@@ -128,17 +128,30 @@ class Selection:
         """Mean metric of each candidate over its own replicates, dims (candidate,)."""
         return np.nanmean(self.metric, axis=1)
 
+    def identical_to_best(self) -> list[int]:
+        """Other candidates whose metric equals the best's on every replicate both have."""
+        best = self.metric[self.best]
+        same = []
+        for j, other in enumerate(self.metric):
+            both = ~np.isnan(best) & ~np.isnan(other)
+            if j != self.best and both.any() and np.array_equal(best[both], other[both]):
+                same.append(j)
+        return same
+
     def probability_best(self) -> float:
         """Estimated P(the selected candidate is the best), a Bonferroni lower bound.
 
         1 - sum over the others of P(mean_j > mean_best), each from the normal
         approximation of the paired difference on the replicates both have; clipped
-        to [0, 1]. An estimate from the data, not the procedure's guarantee.
+        to [0, 1]. Candidates identical to the best on every common replicate (the same
+        policy in effect) are left out. An estimate from the data, not the procedure's
+        guarantee.
         """
         best = self.metric[self.best]
+        identical = set(self.identical_to_best())
         miss = 0.0
         for j in range(len(self.metric)):
-            if j == self.best:
+            if j == self.best or j in identical:
                 continue
             both = ~np.isnan(best) & ~np.isnan(self.metric[j])
             n = int(both.sum())

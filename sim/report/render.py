@@ -20,11 +20,14 @@ import xarray as xr
 from splitsim import __version__
 from splitsim.report import content
 from splitsim.results import store
+from splitsim.results.dataset import adaptive_refusal, stopped_early
 from splitsim.results.summary import SweepSummary, summarize
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 BACKTEST_MARKER = store.WEEKLY_CSV  # a backtest's run folder has weekly.csv, no scenario.toml
 TRACKING_PNG = "plots/tracking.png"
+# Variables no part of the report reads (the cohort survival arrays: most of results.nc).
+UNUSED_VARIABLES = ("cohort_alive",)
 
 
 class ReportError(ValueError):
@@ -123,7 +126,8 @@ def write_run_report(
     splitsim.results.store.RunFolderError : not a run folder, unfinished, damaged
         results, or ``out`` cannot be written there.
     splitsim.results.store.ProvenanceError : results whose provenance does not check out.
-    ReportError : a backtest folder with missing or damaged files.
+    ReportError : a backtest folder with missing or damaged files, or an adaptive
+        search's run (its candidates stopped early: no per-split statistics).
     """
     folder = store.check_path(run_dir, "run folder")
     target = store.report_path(folder / store.REPORT_FILE if out is None else out)
@@ -131,7 +135,9 @@ def write_run_report(
         html = render_backtest(folder)
     else:
         folder = store.open_run_folder(folder)
-        ds = store.load_results(folder) if dataset is None else dataset
+        ds = store.load_results(folder, UNUSED_VARIABLES) if dataset is None else dataset
+        if stopped_early(ds):
+            raise ReportError(adaptive_refusal(str(folder), "the one-page report"))
         summary = summarize(ds, objective=objective) if summary is None else summary
         html = render_run(ds, summary, store.read_scenario_sources(folder), str(folder))
     return store.write_report(target, html)
