@@ -45,7 +45,7 @@ Examples:
   splitsim optimize scenarios/baseline.toml
   splitsim optimize scenarios/baseline.toml --tolerance 0.005 --confidence 0.99
   splitsim optimize scenarios/baseline.toml --budget-range 5000:30000 --time-limit 300
-  splitsim optimize scenarios/new_business.toml --policy stage
+  splitsim optimize scenarios/new_business_stage.toml --policy stage
 """
 
 
