@@ -8,7 +8,12 @@ import click
 
 from splitsim.cli.options import InvalidInput, objective_option
 from splitsim.plots.files import run_labels
-from splitsim.report.render import ReportError, write_compare_report, write_run_report
+from splitsim.report.render import (
+    UNUSED_VARIABLES,
+    ReportError,
+    write_compare_report,
+    write_run_report,
+)
 from splitsim.results.store import (
     REPORT_FILE,
     ProvenanceError,
@@ -52,7 +57,9 @@ def report(run_dirs, out, objective):
         if len(run_dirs) == 1:
             path = write_run_report(run_dirs[0], out, objective=objective)
         else:
-            datasets = [load_results(open_run_folder(run_dir)) for run_dir in run_dirs]
+            datasets = [
+                load_results(open_run_folder(run_dir), UNUSED_VARIABLES) for run_dir in run_dirs
+            ]
             labels = run_labels(datasets, run_dirs)
             if out is None:
                 out = "compare-" + "-".join(sanitize_run_name(label) for label in labels)[:120]

@@ -25,9 +25,14 @@ from matplotlib.figure import Figure
 from sweep_helpers import BASELINE
 
 from splitsim.cli.main import cli
-from splitsim.model.scenario_files import load_scenario
+from splitsim.model.scenario_files import load_scenario, source_files
 from splitsim.report import render
-from splitsim.report.assumptions import format_months, key_comments, key_sources
+from splitsim.report.assumptions import (
+    assumption_sections,
+    format_months,
+    key_comments,
+    key_sources,
+)
 from splitsim.results import store
 from splitsim.results.dataset import SIMULATED
 from splitsim.results.summary import (
@@ -160,6 +165,8 @@ def test_the_recommendation_best_split_and_p_best_are_summary_csv_s(finished, tr
     assert float(p_best.get("data-p-best")) == best["p_best"]
     assert text_of(p_best) == f"{best['p_best']:.2f}"
     assert "EUR a month" in best["recommendation"]  # the scenario's currency label
+    near = table[table["near_optimal"]]["p_best"].sum()
+    assert text_of(by_id(tree, "near-p-best")) == f"{100 * near:.0f} %"
 
 
 def test_the_sections_come_in_the_issue_s_order(tree):
@@ -207,6 +214,15 @@ def test_reproduce_gives_the_command_seed_version_and_scenario_hash(finished, tr
     assert ds.attrs["scenario_hash"] in text
     assert f"splitsim {ds.attrs['splitsim_version']}" in text
     assert f"splitsim sweep {finished / store.SCENARIO_FILE}" in text
+
+
+def test_loading_for_the_report_skips_the_cohort_arrays_but_still_checks_them(finished, tmp_path):
+    ds = store.load_results(finished, render.UNUSED_VARIABLES)
+    assert "cohort_alive" not in ds and "profit" in ds
+    copy = tmp_path / store.RESULTS_FILE
+    store.write_dataset(store.read_dataset(finished / store.RESULTS_FILE, ("cohort_alive",)), copy)
+    with pytest.raises(store.ProvenanceError, match="variables missing: cohort_alive"):
+        store.load_results(copy, render.UNUSED_VARIABLES)
 
 
 def test_the_run_folder_keeps_the_scenario_files_as_written(finished):
@@ -457,6 +473,21 @@ line\"\"\"    # after a multi-line string
     assert comments["t.sub.d"] == "after a multi-line string"
     sources = key_sources([{"path": "x.toml", "text": text}], ["t.a=2"])
     assert sources["t.a"] == "--set t.a=2" and sources["t.list"] == "after the list"
+
+
+def test_an_uncertain_key_shows_its_distribution_and_both_sources():
+    path = BASELINE.with_name("baseline_uncertain.toml")
+    files = [{"path": p, "text": t} for p, t in source_files(path)]
+    rows = {
+        row.key: row
+        for section in assumption_sections(load_scenario(path), {"files": files, "overrides": []})
+        for row in section.rows
+    }
+    cac0 = rows["acquisition.cac0"]
+    assert cac0.value == "30; uncertain: triangular (low 20, mode 30, high 45)"
+    assert cac0.source.startswith("nominal: assumption: the cheapest paid customers cost 30")
+    assert "range: FACTS F10: a new customer costs 5-7x a kept one" in cac0.source
+    assert not [key for key in rows if key.startswith("uncertain")]
 
 
 def test_months_are_shown_by_runs_of_equal_values():

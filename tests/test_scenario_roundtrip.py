@@ -112,6 +112,37 @@ def initial_bases(draw):
 
 
 @st.composite
+def strategies(draw):
+    """A strategy table of any kind, complete (steps from month 0: any horizon takes them)."""
+    kind = draw(st.sampled_from(["constant", "schedule", "schedule_ramp", "stage", "target_spend"]))
+    if kind == "constant":
+        return draw(optional(st.fixed_dictionaries({"retention_share": share})))
+    if kind == "schedule":
+        return {"kind": kind, "steps": [{"from_month": 0, "share": draw(share)}]}
+    if kind == "schedule_ramp":
+        return {
+            "kind": "schedule",
+            "start_share": draw(share),
+            "end_share": draw(share),
+            "ramp_months": draw(st.integers(1, 600)),
+        }
+    if kind == "target_spend":
+        return {"kind": kind, "spend_per_customer": draw(money)}
+    table = {
+        "kind": kind,
+        "observe": draw(st.sampled_from(["targeted", "age"])),
+        "below_share": draw(share),
+        "above_share": draw(share),
+    }
+    if draw(st.booleans()):
+        table["threshold"] = draw(money)
+    else:
+        table["ramp_start"] = draw(floats(max_value=1e6))
+        table["ramp_end"] = table["ramp_start"] + draw(floats(min_value=1.0, max_value=1e6))
+    return table
+
+
+@st.composite
 def split_grids(draw):
     if draw(st.booleans()):
         return draw(st.lists(share, min_size=1, max_size=8, unique=True))
@@ -156,7 +187,7 @@ def scenarios(draw) -> Scenario:
         "horizon_months": draw(optional(st.integers(1, 600))),
         "start_month": draw(optional(st.integers(1, 12))),
         "budget": {"monthly": draw(money)},
-        "strategy": draw(optional(st.fixed_dictionaries({"retention_share": share}))),
+        "strategy": draw(strategies()),
         "acquisition": drop_none(
             {
                 "ceiling": draw(floats(max_value=MAX_CUSTOMERS_PER_MONTH, exclude_min=True)),
@@ -232,6 +263,8 @@ def scenarios(draw) -> Scenario:
         ),
         "sweep": draw(optional(sweeps())),
     }
+    if (raw["strategy"] or {}).get("kind", "constant") != "constant" and raw["sweep"]:
+        raw["sweep"].pop("strategy.kind", None)  # "constant" would not take the kind's keys
     return Scenario.model_validate(drop_none(raw))
 
 

@@ -19,6 +19,7 @@ from splitsim.cli.main import cli
 from splitsim.engines.base import simulate_cell
 from splitsim.model.scenario_files import ScenarioError, load_scenario
 from splitsim.model.uncertainty import draw_values, fixed_scenario
+from splitsim.plots.style import provenance_line
 from splitsim.results import store as results_io
 from splitsim.results.run_folder import SweepInterrupted, run_sweep, simulate_sweep
 from splitsim.sweep.executors import InProcessExecutor, LocalPoolExecutor
@@ -77,6 +78,7 @@ def test_the_dataset_stores_each_replicates_draws(reference, plan):
     np.testing.assert_array_equal(drawn.values, expected)
     assert len(np.unique(drawn.values[:, 0])) == plan.replicates  # each replicate its own
     assert "3 uncertain keys drawn per replicate" in reference.attrs["parameter_uncertainty"]
+    assert provenance_line(reference).endswith(", input uncertainty over 3 keys")  # plot titles
 
 
 def test_each_replicate_is_simulated_under_its_stored_draws(reference, plan):

@@ -74,11 +74,17 @@ def scenario_name(ds: xr.Dataset) -> str:
 
 
 def provenance_line(ds: xr.Dataset) -> str:
-    """'1,000 replicates, seed 7, engine fast': what every title says about the run."""
-    return (
+    """'1,000 replicates, seed 7, engine fast': what every title says about the run.
+
+    A sweep whose replicates drew uncertain keys adds 'input uncertainty over N keys'.
+    """
+    line = (
         f"{ds.sizes['replicate']:,} replicates, seed {ds.attrs['root_seed']}, "
         f"engine {ds.attrs['engine']}"
     )
+    if "uncertain_key" in ds.coords:
+        line += f", input uncertainty over {ds.sizes['uncertain_key']} keys"
+    return line
 
 
 def cell_text(cell: Mapping[str, Any], scenario: Scenario | None = None) -> str:

@@ -23,7 +23,8 @@ from splitsim.model.scenario_files import dotted_keys, scenario_table
 
 # Keys that are not assumptions about the business: labels, and how the sweep is run
 # (those are in the report's "how to reproduce").
-NOT_ASSUMPTIONS = ("name", "description", "currency", "run", "sweep", "extends")
+# ``uncertain`` entries are shown in the rows of the keys they draw.
+NOT_ASSUMPTIONS = ("name", "description", "currency", "run", "sweep", "extends", "uncertain")
 # Words a unit is made of; a parenthesis without one explains rather than gives a unit.
 UNIT_WORDS = re.compile(
     r"^(?:currency|months?|years?|customers?|orders?|share|probability|ratio|dimensionless"
@@ -315,11 +316,43 @@ def assumption_sections(
                     key, format_value(list(values)), unit_of(key, scenario.currency), source, True
                 )
             )
+    _add_uncertain(sections, table.get("uncertain") or {}, by_key, bool(sources), scenario)
     order = list(SECTION_TITLES)
     return [
         AssumptionSection(SECTION_TITLES.get(name, name.replace("_", " ").capitalize()), rows)
         for name, rows in sorted(sections.items(), key=lambda item: _rank(order, item[0]))
     ]
+
+
+def _add_uncertain(
+    sections: dict[str, list[Assumption]],
+    uncertain: Mapping[str, Mapping[str, Any]],
+    by_key: Mapping[str, str],
+    with_sources: bool,
+    scenario: Scenario,
+) -> None:
+    """Say in each drawn key's row that it is uncertain: its distribution and its source."""
+    for key, spec in uncertain.items():
+        spec = dict(spec)
+        dist = spec.pop("dist", "?")
+        text = f"uncertain: {dist} ({', '.join(f'{k} {format_value(v)}' for k, v in spec.items())})"
+        source = by_key.get(f"uncertain.{key}", "") if with_sources else ""
+        section = key.split(".")[0] if "." in key else ""
+        rows = sections.setdefault(section, [])
+        for index, row in enumerate(rows):
+            if row.key == key:
+                both = "; ".join(
+                    part
+                    for part in (
+                        row.source and f"nominal: {row.source}",
+                        source and f"range: {source}",
+                    )
+                    if part
+                )
+                rows[index] = Assumption(key, f"{row.value}; {text}", row.unit, both, row.swept)
+                break
+        else:
+            rows.append(Assumption(key, text, unit_of(key, scenario.currency), source))
 
 
 def _parents(key: str) -> list[str]:

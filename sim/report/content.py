@@ -86,6 +86,7 @@ class RunReport:
     p_best: str
     p_best_value: float
     near_optimal: str
+    near_p_best: str
     objective: str
     alternatives_header: list[str]
     alternatives: list[Row]
@@ -207,6 +208,7 @@ def run_report(
         p_best=f"{row['p_best']:.2f}",
         p_best_value=float(row["p_best"]),
         near_optimal=near_text,
+        near_p_best=f"{100 * cell.table.loc[cell.table.index.isin(near), 'p_best'].sum():.0f} %",
         objective=summary.objective,
         alternatives_header=alternatives_header,
         alternatives=alternatives,

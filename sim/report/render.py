@@ -26,6 +26,8 @@ from splitsim.results.summary import SweepSummary, summarize
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 BACKTEST_MARKER = store.WEEKLY_CSV  # a backtest's run folder has weekly.csv, no scenario.toml
 TRACKING_PNG = "plots/tracking.png"
+# Variables no part of the report reads (the cohort survival arrays: most of results.nc).
+UNUSED_VARIABLES = ("cohort_alive",)
 
 
 class ReportError(ValueError):
@@ -133,7 +135,7 @@ def write_run_report(
         html = render_backtest(folder)
     else:
         folder = store.open_run_folder(folder)
-        ds = store.load_results(folder) if dataset is None else dataset
+        ds = store.load_results(folder, UNUSED_VARIABLES) if dataset is None else dataset
         if stopped_early(ds):
             raise ReportError(adaptive_refusal(str(folder), "the one-page report"))
         summary = summarize(ds, objective=objective) if summary is None else summary

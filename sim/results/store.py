@@ -265,7 +265,9 @@ def report_path(path: str | os.PathLike, what: str = "-o") -> Path:
     if target.suffix.lower() not in REPORT_SUFFIXES:
         raise RunFolderError(f"{what} {str(target)!r}: the report must end in .html")
     if target.is_dir():
-        raise RunFolderError(f"{what} {str(target)!r} is a folder; give a file name ending in .html")
+        raise RunFolderError(
+            f"{what} {str(target)!r} is a folder; give a file name ending in .html"
+        )
     if not target.parent.is_dir():
         raise RunFolderError(
             f"{what} {str(target)!r}: folder {str(target.parent)!r} does not exist (create it first)"
@@ -346,10 +348,16 @@ def _to_netcdf(ds: xr.Dataset, path: Path, encoding: dict) -> None:
     ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)
 
 
-def read_dataset(path: str | os.PathLike) -> xr.Dataset:
-    """Read a NetCDF file fully into memory and close it."""
+def read_dataset(path: str | os.PathLike, skip: tuple[str, ...] = (), check=None) -> xr.Dataset:
+    """Read a NetCDF file into memory (all but the variables in ``skip``) and close it.
+
+    ``check(dataset, source)``, if given, sees the whole file's layout before any data is
+    read (e.g. :func:`check_provenance`).
+    """
     with xr.open_dataset(path, engine="h5netcdf", decode_times=False) as ds:
-        return ds.load()
+        if check is not None and skip:
+            check(ds, str(path))
+        return ds.drop_vars([name for name in skip if name in ds.data_vars]).load()
 
 
 def read_zarr(path: str | os.PathLike) -> xr.Dataset:
@@ -366,10 +374,12 @@ def write_results(run_dir: Path, ds: xr.Dataset) -> Path:
     return write_dataset(ds, path)
 
 
-def load_results(path: str | os.PathLike) -> xr.Dataset:
+def load_results(path: str | os.PathLike, skip: tuple[str, ...] = ()) -> xr.Dataset:
     """Load a run's dataset (a run folder, a .nc file or a .zarr store); check provenance.
 
-    A NetCDF file is read into memory; a Zarr store is opened lazily.
+    A NetCDF file is read into memory; a Zarr store is opened lazily. ``skip`` names
+    variables not to read (their presence is still checked), e.g. the cohort arrays a
+    reader does not need, which are most of a NetCDF file's bytes.
 
     Raises
     ------
@@ -380,10 +390,10 @@ def load_results(path: str | os.PathLike) -> xr.Dataset:
     if target.is_dir() and target.suffix == ".zarr":
         ds = read_zarr(target)
         check_provenance(ds, str(target))
-        return ds
+        return ds.drop_vars([name for name in skip if name in ds.data_vars])
     if target.is_dir():
         if (target / RESULTS_ZARR).is_dir():
-            return load_results(target / RESULTS_ZARR)
+            return load_results(target / RESULTS_ZARR, skip)
         if not is_complete(target):
             hint = (
                 f"; it was interrupted: resume with `splitsim sweep {target / SCENARIO_FILE} "
@@ -396,7 +406,9 @@ def load_results(path: str | os.PathLike) -> xr.Dataset:
     elif not target.is_file():
         raise RunFolderError(f"no results at {str(target)!r}")
     try:
-        ds = read_dataset(target)
+        ds = read_dataset(target, skip, check=check_provenance)
+    except ProvenanceError:
+        raise
     except Exception as err:  # h5py and xarray raise many kinds for a damaged file
         folder = target.parent
         way_back = (
@@ -408,7 +420,8 @@ def load_results(path: str | os.PathLike) -> xr.Dataset:
             f"{str(target)!r} cannot be read (damaged or truncated: "
             f"{type(err).__name__}: {_first_line(err)}); {way_back}"
         ) from None
-    check_provenance(ds, str(target))
+    if not skip:
+        check_provenance(ds, str(target))
     return ds
 
 
