@@ -113,7 +113,8 @@ def _budget_range(ctx, param, value):
 @tolerance_option(
     DEFAULT_TOLERANCE,
     help="Indifference zone: differences smaller than this share of the best mean metric "
-    "do not matter (> 0).",
+    "do not matter (> 0). The replicates needed grow as 1 / tolerance^2: halving it "
+    "costs about four times as many (bound the wall time with --time-limit).",
 )
 @click.option(
     "--budget-range",
