@@ -99,7 +99,11 @@ def adaptive_sweep(
     except ValueError as err:
         raise OptimizeError(str(err)) from None
     if len(plan.splits) < 2:
-        raise OptimizeError("--adaptive needs a split grid of at least two shares (--splits)")
+        raise OptimizeError(
+            "--adaptive selects among the splits of each cell: it needs strategy.kind = "
+            "'constant' and a split grid of at least two shares (--splits); for another "
+            "kind, splitsim optimize --policy KIND searches its keys"
+        )
     started = clock()
     decisions = [Decision(SPLIT, tuple(plan.splits), 0.0, 1.0, 4)]
     grid = [(split,) for split in plan.splits]
