@@ -203,7 +203,7 @@ def report_lines(result: AdaptiveSweep, run_dir: str | os.PathLike | None = None
         f"Adaptive sweep of {plan.scenario.name} ({len(plan.splits)} splits, up to "
         f"{plan.replicates} replicates, engine {plan.engine}, seed {plan.root_seed})",
         f"Kim & Nelson (2001) fully sequential selection per cell with common random "
-        f"numbers: tolerance {result.tolerance:g} of the leader's mean, confidence "
+        f"numbers: tolerance {100 * result.tolerance:g} % of the leader's mean, confidence "
         f"{result.confidence:g}; P(correct selection) >= {result.confidence:g} when the "
         "best split is at least the tolerance better than every other (closer ones are "
         "within it), for the cells that ended by selection.",
