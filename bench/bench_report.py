@@ -5,8 +5,8 @@ scenarios/baseline.toml``: 21 splits x 1000 replicates x 36 months) twice: as th
 a sweep does (dataset and summary in memory) and as ``splitsim report RUN_DIR`` does
 (loading results.nc first). Prints the wall time of each, the median of ``--repeat``
 runs, the parts of the first (summary, figures, HTML), the report's size and the share
-the figures take, and the load average. The goal of the report issue: under 3 s and
-under 2 MB.
+the figures take, and the load average. The goal of the report issue: the report a
+sweep writes at its end in under 3 s, and under 2 MB.
 
 Without RUN_DIR, runs the default sweep first into a temporary folder (minutes).
 
@@ -98,7 +98,8 @@ def main() -> None:
         print(
             f"size {size / 2**20:.2f} MiB ({size:,} bytes), figures {figures / size:.0%} of it; "
             f"goal: under {GOAL_SECONDS:g} s and {GOAL_BYTES / 2**20:g} MiB: "
-            f"{'met' if statistics.median(from_disk) < GOAL_SECONDS and size < GOAL_BYTES else 'NOT met'}"
+            f"{'met' if statistics.median(in_memory) < GOAL_SECONDS and size < GOAL_BYTES else 'NOT met'} "
+            "by the report a sweep writes at its end"
         )
 
 

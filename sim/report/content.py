@@ -249,7 +249,13 @@ def _run_figures(ds: xr.Dataset, cell: CellSummary, currency: str | None) -> lis
     money = lambda value: format_money(value, currency)  # noqa: E731
     splits = table.index.to_numpy()
     worst = float(splits[int(np.argmin(table["decision_mean"].to_numpy()))])
-    regrets = [cell.regret_of(s) for s in splits]
+    regrets = np.array([cell.regret_of(s) for s in splits])
+    largest = (  # a run of one policy (NaN split) has no regret to show
+        f"largest, {money(np.nanmax(regrets))}, at "
+        f"{split_percent(splits[int(np.nanargmax(regrets))])}."
+        if np.isfinite(regrets).any()
+        else "not defined for a single policy."
+    )
     decision = embed(
         plots.decision_curve(ds, cell=cell.cell or None),
         "Decision metric by share of budget to retention",
@@ -265,7 +271,7 @@ def _run_figures(ds: xr.Dataset, cell: CellSummary, currency: str | None) -> lis
         "What each split loses against the best",
         f"Chart of the regret of each split: how much less its decision metric is than the "
         f"best split's ({best}), paired replicate by replicate. Regret is 0 at {best} and "
-        f"largest, {money(max(regrets))}, at {split_percent(splits[int(np.nanargmax(regrets))])}.",
+        f"{largest}",
         kind="narrow",
     )
     series = embed(
