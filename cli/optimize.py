@@ -45,7 +45,7 @@ Examples:
   splitsim optimize scenarios/baseline.toml
   splitsim optimize scenarios/baseline.toml --tolerance 0.005 --confidence 0.99
   splitsim optimize scenarios/baseline.toml --budget-range 5000:30000 --time-limit 300
-  splitsim optimize scenarios/new_business.toml --policy stage
+  splitsim optimize scenarios/new_business_stage.toml --policy stage
 """
 
 
@@ -113,7 +113,8 @@ def _budget_range(ctx, param, value):
 @tolerance_option(
     DEFAULT_TOLERANCE,
     help="Indifference zone: differences smaller than this share of the best mean metric "
-    "do not matter (> 0).",
+    "do not matter (> 0). The replicates needed grow as 1 / tolerance^2: halving it "
+    "costs about four times as many (bound the wall time with --time-limit).",
 )
 @click.option(
     "--budget-range",

@@ -433,3 +433,10 @@ def test_a_time_limit_stops_the_search_and_the_report_says_so():
     assert int(result.selection.replicates.max()) == 20  # the first stage only
     text = "\n".join(report_lines(result))
     assert "Stopped by the time limit" in text and "no guarantee" in text
+
+
+def test_sweep_adaptive_of_a_kind_without_a_split_grid_exits_2(tmp_path):
+    stage = BASELINE.parent / "new_business_stage.toml"
+    result = CliRunner().invoke(cli, ["sweep", str(stage), "--adaptive", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "optimize --policy" in result.output, result.output
+    assert not any(tmp_path.iterdir())

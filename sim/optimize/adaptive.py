@@ -99,7 +99,11 @@ def adaptive_sweep(
     except ValueError as err:
         raise OptimizeError(str(err)) from None
     if len(plan.splits) < 2:
-        raise OptimizeError("--adaptive needs a split grid of at least two shares (--splits)")
+        raise OptimizeError(
+            "--adaptive selects among the splits of each cell: it needs strategy.kind = "
+            "'constant' and a split grid of at least two shares (--splits); for another "
+            "kind, splitsim optimize --policy KIND searches its keys"
+        )
     started = clock()
     decisions = [Decision(SPLIT, tuple(plan.splits), 0.0, 1.0, 4)]
     grid = [(split,) for split in plan.splits]
@@ -199,7 +203,7 @@ def report_lines(result: AdaptiveSweep, run_dir: str | os.PathLike | None = None
         f"Adaptive sweep of {plan.scenario.name} ({len(plan.splits)} splits, up to "
         f"{plan.replicates} replicates, engine {plan.engine}, seed {plan.root_seed})",
         f"Kim & Nelson (2001) fully sequential selection per cell with common random "
-        f"numbers: tolerance {result.tolerance:g} of the leader's mean, confidence "
+        f"numbers: tolerance {100 * result.tolerance:g} % of the leader's mean, confidence "
         f"{result.confidence:g}; P(correct selection) >= {result.confidence:g} when the "
         "best split is at least the tolerance better than every other (closer ones are "
         "within it), for the cells that ended by selection.",

@@ -255,7 +255,7 @@ def report_lines(result: OptimizeResult, run_dir: str | os.PathLike | None = Non
         "",
         f"Selection on the grid ({len(result.grid)} candidates): Kim & Nelson (2001) fully "
         f"sequential elimination with common random numbers, indifference zone "
-        f"{selection.delta:,.0f} ({result.tolerance:g} of the leader's mean), confidence "
+        f"{selection.delta:,.0f} ({100 * result.tolerance:g} % of the leader's mean), confidence "
         f"{result.confidence:g}.",
     ]
     if selection.stopped_by == SELECTED:
