@@ -365,6 +365,7 @@ def test_sweep_adaptive_cli_writes_a_run_and_refuses_what_it_cannot_do(tmp_path)
         (["--tolerance", "0.02"], "only with --adaptive"),
         (["--adaptive", "--resume", str(run_dir)], "in one go"),
         (["--adaptive", "--confidence", "1"], "--confidence"),
+        (["--adaptive", "--objective", "cvar5"], "--objective mean only"),
     ):
         refused = CliRunner().invoke(cli, [*base, *extra])
         assert refused.exit_code == 2 and words in refused.output, refused.output
