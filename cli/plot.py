@@ -124,7 +124,9 @@ def plot(run_dir, kind, fmt, cells, all_cells):
 @click.command(
     help="Draw the decision curves of several finished runs on one figure, with a "
     "legend naming each scenario (e.g. a new vs an established business). Each RUN_DIR is "
-    "a run folder, as for splitsim plot.\n" + COMPARE_EXAMPLES
+    "a run folder, as for splitsim plot. For a one-page HTML comparison (each run's "
+    "recommendation and warnings with this figure): splitsim report RUN_DIR RUN_DIR.\n"
+    + COMPARE_EXAMPLES
 )
 @click.argument("run_dirs", nargs=-1, metavar="RUN_DIR RUN_DIR ...")
 @click.option(

@@ -16,6 +16,7 @@ from splitsim.report.render import (
 )
 from splitsim.results.store import (
     REPORT_FILE,
+    RESULTS_FILE,
     ProvenanceError,
     RunFolderError,
     load_results,
@@ -39,7 +40,7 @@ Examples:
     "series plots, the metric's parts, every assumption with its unit and source, and how "
     "to reproduce it. The file is self-contained (figures and style inside it, no network "
     "needed): it can be e-mailed, read on a phone and printed in two or three pages.\n\n"
-    f"One RUN_DIR: its report, by default RUN_DIR/{REPORT_FILE} (a sweep writes it itself "
+    f"One RUN_DIR (or its {RESULTS_FILE}): its report, by default RUN_DIR/{REPORT_FILE} (a sweep writes it itself "
     "unless --no-report). A backtest's run folder gets its tracking plot and table. "
     "Several RUN_DIRs: one report comparing them, by default "
     "compare-<scenario>-<scenario>.html in the current folder.\n" + REPORT_EXAMPLES

@@ -33,6 +33,7 @@ _API = (
     "load_scenario",
     "plan_sweep",
     "plot",
+    "run_sensitivity",
     "run_sweep",
     "simulate_sweep",
     "summarize",

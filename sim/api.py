@@ -34,6 +34,7 @@ from splitsim.results.run_folder import SweepResult
 from splitsim.results.store import load_results
 from splitsim.results.summary import SweepSummary, format_summary
 from splitsim.results.summary import summarize as _summarize
+from splitsim.sensitivity import pipeline as sensitivity_pipeline
 from splitsim.sweep.executors import Executor
 from splitsim.sweep.plan import SweepPlan, plan_sweep
 from splitsim.sweep.runner import Progress
@@ -47,6 +48,7 @@ __all__ = [
     "load_scenario",
     "plan_sweep",
     "plot",
+    "run_sensitivity",
     "run_sweep",
     "simulate_sweep",
     "summarize",
@@ -192,6 +194,51 @@ def run_sweep(
 
         write_run_report(result.run_dir, dataset=result.dataset, summary=result.summary)
     return result
+
+
+def run_sensitivity(
+    scenario: Scenario | str | os.PathLike,
+    *,
+    method: str = "morris",
+    samples: int | None = None,
+    splits: str | Sequence[float] | None = sensitivity_pipeline.DEFAULT_SPLITS,
+    replicates: int | None = sensitivity_pipeline.DEFAULT_REPLICATES,
+    seed: int | None = None,
+    engine: str | None = None,
+    out: str | os.PathLike = run_folder.DEFAULT_RESULTS_ROOT,
+    jobs: int = 1,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+) -> sensitivity_pipeline.SensitivityResult:
+    """Global sensitivity of the decision to the scenario's ``[uncertain]`` keys.
+
+    As ``splitsim sensitivity`` does: Morris (or Sobol') points through the sweep runner
+    into a new run folder under ``out``; returns its folder, the points' Dataset, the
+    analysis Dataset (indices by outcome, key and statistic with interval bounds, the
+    tornado, the discovery rules; see
+    :func:`splitsim.sensitivity.pipeline.analyze`) and the figures written. ``samples``
+    None takes the method's default. To finish an interrupted run, use the command's
+    ``--resume``.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    splan = sensitivity_pipeline.plan_sensitivity(
+        scenario,
+        method=method,
+        samples=samples,
+        splits=splits,
+        replicates=replicates,
+        seed=seed,
+        engine=engine,
+    )
+    return sensitivity_pipeline.run_sensitivity(
+        splan,
+        out=out,
+        executor=executor,
+        jobs=jobs,
+        progress=progress,
+        command_line="splitsim.sensitivity (Python)",
+    )
 
 
 def summarize(results: xr.Dataset | str | os.PathLike, objective: str = "mean") -> SweepSummary:

@@ -237,6 +237,11 @@ def test_report_rewrites_the_page_identically_and_into_a_chosen_file(finished, p
     result = CliRunner().invoke(cli, ["report", str(finished), "-o", str(tmp_path / "a.html")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "a.html").read_text(encoding="utf-8") == page
+    again = CliRunner().invoke(  # the results file names the run as well
+        cli, ["report", str(finished / store.RESULTS_FILE), "-o", str(tmp_path / "b.html")]
+    )
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "b.html").read_text(encoding="utf-8") == page
     assert result.output.strip() == str(tmp_path / "a.html")
 
 
@@ -255,6 +260,7 @@ def damaged(finished, tmp_path) -> Path:
     [
         ("nowhere", None, "does not exist"),
         ("plain", None, "not a splitsim run folder"),
+        ("file.txt", None, "is a file, not a run folder"),
         ("damaged", None, "cannot be read (damaged or truncated"),
         ("run", "missing/r.html", "does not exist (create it first)"),
         ("run", "../r.html", "may not contain '..'"),
@@ -266,6 +272,7 @@ def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(
     finished, damaged, tmp_path, monkeypatch, target, out, message
 ):
     (tmp_path / "plain").mkdir()
+    (tmp_path / "file.txt").write_text("not a run")
     monkeypatch.chdir(tmp_path)
     before = sorted(p.name for p in tmp_path.rglob("*"))
     folder = {"run": finished, "damaged": damaged}.get(target, tmp_path / target)

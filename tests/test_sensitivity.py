@@ -10,12 +10,15 @@ interval clear of 0.
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
 from sweep_helpers import BASELINE, interrupt_after
 
+import splitsim
 from splitsim.cli.main import cli
 from splitsim.model.scenario_files import load_scenario
 from splitsim.results import store
@@ -25,6 +28,7 @@ from splitsim.sensitivity.design import TORNADO_QUANTILES, DesignError, sensitiv
 from splitsim.sensitivity.discovery import discover
 from splitsim.sensitivity.outcomes import grid_with, point_outcomes
 from splitsim.sensitivity.pipeline import plan_sensitivity, run_sensitivity
+from splitsim.sensitivity.report import format_report
 from splitsim.sensitivity.samplers import SamplerError, point_count, sample_unit
 from splitsim.sweep.executors import InProcessExecutor, LocalPoolExecutor
 
@@ -299,3 +303,32 @@ def test_bad_input_exits_2_with_a_clear_message(scenario_file, tmp_path, args, w
         assert word in result.output
     assert "Traceback" not in result.output
     assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_a_run_stopped_between_its_points_and_its_analysis_finishes_on_resume(morris, tmp_path):
+    run_dir = tmp_path / morris.run_dir.name
+    shutil.copytree(morris.run_dir, run_dir)
+    (run_dir / "sensitivity.nc").unlink()
+    (run_dir / "sensitivity.md").unlink()
+    args = ["sensitivity", str(run_dir / "scenario.toml"), "--resume", str(run_dir)]
+    result = CliRunner().invoke(cli, [*args, "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert_same_analysis(store.read_sensitivity(run_dir), morris.analysis)
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 2 and "nothing to resume" in again.output
+
+
+def test_the_report_says_when_no_assumption_moves_the_best_split(morris):
+    analysis = morris.analysis.copy(deep=True)
+    analysis["best_split"][:] = 0.25
+    analysis["constant"].loc[{"outcome": "best_split"}] = True
+    text = format_report(analysis)
+    assert "The best split is 0.25 at every sampled point" in text
+
+
+@pytest.mark.slow
+def test_the_python_api_gives_the_commands_analysis(scenario_file, morris, tmp_path):
+    result = splitsim.run_sensitivity(
+        scenario_file, method="morris", samples=6, out=tmp_path, **SMALL
+    )
+    assert_same_analysis(result.analysis, morris.analysis)

@@ -322,3 +322,28 @@ def test_a_policy_sweep_draws_the_policy_on_the_x_axis_and_its_shares(ramp_sweep
     # the median share of the 4-month ramp climbs 0, 0.125, 0.25, 0.375, then stays 0.5
     ramp4 = next(line for line in share_lines if line.get_gid() == "policy_share 4")
     np.testing.assert_allclose(ramp4.get_ydata(), [0, 0.125, 0.25, 0.375, 0.5, 0.5, 0.5, 0.5])
+
+
+def test_a_run_folder_of_one_policy_reads_back_summarizes_and_draws(tmp_path):
+    """The stored NaN split matches the scenario (its strategy sets the share), so the
+    folder reads back; the summary says one policy was simulated; only paths are drawn."""
+    from click.testing import CliRunner
+
+    from splitsim.cli.main import cli
+    from splitsim.results.run_folder import run_sweep
+
+    s = small(
+        'initial_base={kind="none"}',
+        'strategy={kind="target_spend", spend_per_customer=1.0}',
+    )
+    run_sweep(plan_sweep(s, replicates=3, seed=5), out=tmp_path, jobs=1, handle_signals=False)
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    summary = CliRunner().invoke(cli, ["summary", str(run_dir)])
+    assert summary.exit_code == 0, summary.output
+    assert "One policy was simulated" in summary.output and "nan" not in summary.output
+    plot = CliRunner().invoke(cli, ["plot", str(run_dir)])
+    assert plot.exit_code == 0, plot.output
+    assert sorted(p.name for p in (run_dir / "plots").iterdir()) == [
+        "survival.png",
+        "timeseries.png",
+    ]

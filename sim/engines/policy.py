@@ -89,15 +89,17 @@ def month_plan(
         from_months = np.array([step.from_month for step in strategy.steps], np.int64)
         step_shares = np.array([step.share for step in strategy.steps])
     base = scenario.initial_base
-    for j in range(months):
-        m = first_month + j
-        if m < 0:
-            budgets[j], shares[j] = base.budget, base.retention_share
-            continue
-        budgets[j] = scenario.budget.monthly
-        if strategy.kind == "constant":
-            shares[j] = retention_share
-        elif strategy.kind == "schedule" and strategy.steps is not None:
+    month = first_month + np.arange(months)
+    warmup = month < 0
+    if warmup.any():  # the history, whatever the strategy
+        budgets[warmup], shares[warmup] = base.budget, base.retention_share
+    budgets[~warmup] = scenario.budget.monthly
+    if strategy.kind == "constant":  # (vectorized: this is every sweep's hot path)
+        shares[~warmup] = retention_share
+        return MonthPlan(budgets, shares, rules, rule)
+    for j in np.flatnonzero(~warmup):
+        m = int(month[j])
+        if strategy.kind == "schedule" and strategy.steps is not None:
             shares[j] = kernels.step_share(m, from_months, step_shares)
         elif strategy.kind == "schedule":
             shares[j] = kernels.ramp_share(

@@ -107,7 +107,7 @@ def decision_curve(
     else:
         metric_ax, pbest_ax = axes
         fig = metric_ax.get_figure(root=True)
-    x = bands.splits
+    x = _positions(bands.splits)
     color = OKABE_ITO["blue"]
     metric_ax.fill_between(
         x, bands.low90, bands.high90, color=color, alpha=BAND_ALPHA_90, lw=0, label="90 % band"
@@ -181,6 +181,8 @@ def decision_curve(
     pbest_ax.set_ylim(0, max(0.05, 1.15 * float(bands.p_best.max())))
     percent(pbest_ax.yaxis)
     pbest_ax.grid(True, axis="y", alpha=0.3)
+    if np.isnan(bands.splits).all():
+        policy = "strategy"
     _decision_axis(pbest_ax, ds, policy)
     pbest_ax.set_xlim(x.min() - width, x.max() + width)
     _legend(fig, metric_ax, own=axes is None)
@@ -304,8 +306,10 @@ def regret_curve(
     """
     cell_ds, cell_values = select_cell(ds, cell)
     lost, best = regret(cell_ds)
-    splits = cell_ds[SPLIT].values.astype(float)
-    policy = policy_key(ds)
+    one_policy = np.isnan(cell_ds[SPLIT].values.astype(float)).all()
+    splits = _positions(cell_ds[SPLIT].values.astype(float))
+    best = 0.0 if one_policy else best
+    policy = policy_key(ds) or ("strategy" if one_policy else None)
     what = "split" if policy is None else policy
     own = ax is None
     if ax is None:
@@ -505,9 +509,16 @@ def _same(values, value) -> np.ndarray | bool:
     return (values == value) | (np.isnan(values) & np.isnan(value))
 
 
+def _positions(splits: np.ndarray) -> np.ndarray:
+    """Where the decisions go on the x axis: the splits, or 0 for one policy (NaN split)."""
+    return np.zeros(len(splits)) if np.isnan(splits).all() else splits
+
+
 def _decision_axis(ax: Axes, ds: xr.Dataset, policy: str | None) -> None:
     """The x axis of a decision: the share to retention, or the policy key's values."""
-    if policy is None:
+    if policy == "strategy":  # one policy (NaN split), drawn at 0
+        ax.set_xticks([0.0], ["the scenario's strategy (one policy)"])
+    elif policy is None:
         ax.set_xlabel(f"{SHARE_TO_RETENTION} (rest to acquisition)")
         percent(ax.xaxis)
     else:

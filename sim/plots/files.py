@@ -29,7 +29,7 @@ from splitsim.plots.data import scalar
 from splitsim.plots.style import DPI, scenario_name
 from splitsim.results.dataset import swept_dims
 from splitsim.results.store import RunFolderError, atomic_path, check_path, sanitize_run_name
-from splitsim.results.summary import POLICY_KEY, policy_view
+from splitsim.results.summary import ONE_STRATEGY, POLICY_KEY, decision_name, policy_view
 
 PLOTS_DIR = "plots"
 FORMATS = ("png", "svg")
@@ -122,6 +122,8 @@ def applicable_kinds(ds: xr.Dataset) -> tuple[str, ...]:
     its colours are shares of the budget.
     """
     ds = policy_view(ds)
+    if decision_name(ds) == ONE_STRATEGY:  # one policy: nothing to compare, only its paths
+        return ("timeseries", "survival")
     if swept_dims(ds) and POLICY_KEY not in ds.attrs:
         return KINDS
     return tuple(k for k in KINDS if k != "heatmap")

@@ -249,7 +249,13 @@ def _run_figures(ds: xr.Dataset, cell: CellSummary, currency: str | None) -> lis
     money = lambda value: format_money(value, currency)  # noqa: E731
     splits = table.index.to_numpy()
     worst = float(splits[int(np.argmin(table["decision_mean"].to_numpy()))])
-    regrets = [cell.regret_of(s) for s in splits]
+    regrets = np.array([cell.regret_of(s) for s in splits])
+    largest = (  # a run of one policy (NaN split) has no regret to show
+        f"largest, {money(np.nanmax(regrets))}, at "
+        f"{split_percent(splits[int(np.nanargmax(regrets))])}."
+        if np.isfinite(regrets).any()
+        else "not defined for a single policy."
+    )
     decision = embed(
         plots.decision_curve(ds, cell=cell.cell or None),
         "Decision metric by share of budget to retention",
@@ -265,7 +271,7 @@ def _run_figures(ds: xr.Dataset, cell: CellSummary, currency: str | None) -> lis
         "What each split loses against the best",
         f"Chart of the regret of each split: how much less its decision metric is than the "
         f"best split's ({best}), paired replicate by replicate. Regret is 0 at {best} and "
-        f"largest, {money(max(regrets))}, at {split_percent(splits[int(np.nanargmax(regrets))])}.",
+        f"{largest}",
         kind="narrow",
     )
     series = embed(
@@ -368,28 +374,27 @@ def _reproduce(ds: xr.Dataset, summary: SweepSummary, run_name: str) -> list[tup
     )
     if summary.objective != "mean":
         rerun += f" --objective {summary.objective}"
-    items = [
-        ("command line", str(attrs.get("command_line") or "(not recorded)")),
-        ("the same sweep again, bit for bit", rerun),
-        (
-            "seed, replicates, engine",
-            f"root seed {attrs.get('root_seed')}, {summary.replicates:,} replicates per "
-            f"split, engine {attrs.get('engine')}",
-        ),
-        ("scenario hash", str(attrs.get("scenario_hash"))),
-        ("best split", _objective_text(summary.objective)),
-        (
-            "near-optimal range",
-            f"splits whose mean is not significantly below the best's (paired one-sided "
-            f"t-test at {NEAR_OPTIMAL_LEVEL:.0%}) or within {100 * NEAR_OPTIMAL_SHARE:g} % of it",
-        ),
-    ]
     versions = [
         f"{name.removesuffix('_version')} {attrs[name]}"
         for name in PROVENANCE_ATTRS
         if name.endswith("_version") and name in attrs
     ]
-    items.append(("versions", ", ".join(versions)))
+    items = [
+        ("command line", str(attrs.get("command_line") or "(not recorded)")),
+        ("same sweep again", rerun),
+        (
+            "seed, engine, versions",
+            f"root seed {attrs.get('root_seed')}, {summary.replicates:,} replicates per "
+            f"split, engine {attrs.get('engine')}; {', '.join(versions)}",
+        ),
+        ("scenario hash", str(attrs.get("scenario_hash"))),
+        (
+            "definitions",
+            f"best split: {_objective_text(summary.objective)}; near-optimal: splits whose "
+            f"mean is not significantly below the best's (paired one-sided t-test at "
+            f"{100 * NEAR_OPTIMAL_LEVEL:g} %) or within {100 * NEAR_OPTIMAL_SHARE:g} % of it",
+        ),
+    ]
     return items
 
 

@@ -130,6 +130,10 @@ def write_run_report(
         search's run (its candidates stopped early: no per-split statistics).
     """
     folder = store.check_path(run_dir, "run folder")
+    if folder.is_file() and folder.name == store.RESULTS_FILE:
+        folder = folder.parent  # the run's results file names its folder too
+    elif folder.is_file():
+        raise store.RunFolderError(f"{str(folder)!r} is a file, not a run folder")
     target = store.report_path(folder / store.REPORT_FILE if out is None else out)
     if is_backtest_folder(folder):
         html = render_backtest(folder)

@@ -466,9 +466,7 @@ def check_provenance(ds: xr.Dataset, source: str = "dataset") -> None:
             problems.append(f"swept dims {swept_dims(ds)} but the scenario sweeps {expected}")
         # a strategy that sets its own share has one split, NaN (SweepPlan.splits)
         grid = run.split_grid() if takes_split(scenario.strategy) else [math.nan]
-        if not np.array_equal(
-            ds["split"].values, np.asarray(grid, dtype=float), equal_nan=True
-        ):
+        if not np.array_equal(ds["split"].values, np.asarray(grid, dtype=float), equal_nan=True):
             problems.append("split coordinate differs from the scenario's split grid")
         if ds.sizes.get("replicate") != run.replicates:
             problems.append(

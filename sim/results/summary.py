@@ -140,9 +140,16 @@ def policy_view(ds: xr.Dataset) -> xr.Dataset:
     return view
 
 
+ONE_STRATEGY = "strategy"  # the decision name of a run of one policy (one NaN split)
+
+
 def decision_name(ds: xr.Dataset) -> str:
-    """What the ``split`` dim holds: 'split', or the policy key of a :func:`policy_view`."""
-    return str(ds.attrs.get(POLICY_KEY, SPLIT))
+    """What the ``split`` dim holds: 'split', the policy key of a :func:`policy_view`, or
+    'strategy' for a run of one policy (its one split is NaN; nothing to compare)."""
+    if POLICY_KEY in ds.attrs:
+        return str(ds.attrs[POLICY_KEY])
+    splits = ds[SPLIT].values.astype(float) if SPLIT in ds.coords else np.zeros(1)
+    return ONE_STRATEGY if len(splits) == 1 and np.isnan(splits[0]) else SPLIT
 
 
 @dataclass(frozen=True)
@@ -285,7 +292,7 @@ def summarize_cell(
     saturation, the rules of thumb's regret) are left out.
     """
     check_objective(objective)
-    policy = POLICY_KEY in ds.attrs
+    policy = decision_name(ds) != SPLIT
     if scenario is None and "scenario_toml" in ds.attrs:
         # a cell selected from a sweep keeps its swept values as scalar coordinates
         swept = {
@@ -351,6 +358,12 @@ def summarize_cell(
             f"Use {decision_name(ds)} = {best_split:g} (the strategy sets the retention share "
             "each month)."
         )
+        if decision_name(ds) == ONE_STRATEGY:
+            precision = []
+            recommendation = (
+                "One policy was simulated (the strategy sets the retention share each "
+                "month): sweep its keys (--sweep 'strategy.KEY=[...]') to compare policies."
+            )
     else:
         recommendation = recommendation_text(best_split, scenario, every_split_loses)
     summary = CellSummary(
@@ -816,7 +829,12 @@ def format_summary(
     ]
     if summary.uncertain_keys:
         lines.append(input_uncertainty_note(summary.uncertain_keys))
-    if what != SPLIT:
+    if what == ONE_STRATEGY:
+        lines.append(
+            "The strategy sets the retention share each month (see policy_share); one policy "
+            "was simulated, so there is nothing to compare: sweep its keys to compare policies."
+        )
+    elif what != SPLIT:
         lines.append(
             f"The strategy sets the retention share each month (see policy_share); the rows "
             f"compare the values of {what}, paired by replicate (common random numbers)."
@@ -835,6 +853,8 @@ def format_summary(
         row = cell.table.loc[cell.best_split]
         near = ", ".join(f"{s:g}" for s in cell.near_optimal)
         best = f"{cell.best_split:g} to retention" if what == SPLIT else f"{cell.best_split:g}"
+        if what == ONE_STRATEGY:
+            best = "the scenario's strategy, the one policy simulated"
         lines += [
             "",
             f"Recommendation: {cell.recommendation}",
@@ -845,7 +865,9 @@ def format_summary(
             f"one-sided t-test at {NEAR_OPTIMAL_LEVEL:.0%}, or within "
             f"{NEAR_OPTIMAL_SHARE:.0%} of it): {near}.",
         ]
-        if cell.best_by_terminal_value:
+        if what == ONE_STRATEGY:  # nothing to compare
+            lines = lines[:-1]
+        if cell.best_by_terminal_value and what != ONE_STRATEGY:
             conventions = ", ".join(
                 f"{name} {split:g}" for name, split in cell.best_by_terminal_value.items()
             )
@@ -928,7 +950,8 @@ def _table(cell: CellSummary, columns: dict[str, str], markdown: bool) -> list[s
     rows = []
     for split, row in cell.table.iterrows():
         mark = " *" if split == cell.best_split else (" ~" if split in cell.near_optimal else "")
-        rows.append([f"{split:g}{mark}"] + [_format(c, row[c]) for c in present])
+        name = "strategy" if cell.decision == ONE_STRATEGY else f"{split:g}"
+        rows.append([f"{name}{mark}"] + [_format(c, row[c]) for c in present])
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     if markdown:
         out = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |"]

@@ -99,7 +99,7 @@ def morris_chart(ds: xr.Dataset) -> Figure:
             )
             ax.annotate(
                 f"sigma/mu* = {ratio:g}",
-                (top, min(ratio * top, top)),
+                (0.97 * top, 0.97 * ratio * top),
                 fontsize=7,
                 color=REFERENCE_COLOR,
                 ha="right",
@@ -235,32 +235,48 @@ def tornado_chart(ds: xr.Dataset) -> Figure:
     order = sorted(range(len(keys)), key=lambda i: (-swing[i], i))
     fig = Figure(figsize=(10, 1.6 + 0.55 * len(keys)), layout="constrained")
     ax = fig.subplots()
-    step = float(ds.attrs.get("split_step", 0.05))
+    targets = [centre]
     for row, i in enumerate(order):
-        for end, color, hatch, nudge in (
-            ("low", OKABE_ITO["orange"], None, -0.18),
-            ("high", OKABE_ITO["blue"], "//", 0.18),
+        for end, color, hatch, marker, nudge in (
+            ("low", OKABE_ITO["orange"], None, "<", -0.18),
+            ("high", OKABE_ITO["blue"], "//", ">", 0.18),
         ):
-            target = float(best.sel({KEY: keys[i], "end": end}))
-            width = target - centre
-            # a bar of no length still shows, as a thin tick at the centre
-            ax.barh(
-                row + nudge,
-                width if width else step * 0.08,
-                left=centre if width else centre - step * 0.04,
-                height=0.34,
-                color=color,
-                hatch=hatch,
-                edgecolor="white",
-                label=f"key at its {low_q:.0%} quantile"
+            label = (
+                f"key at its {low_q:.0%} quantile"
                 if end == "low"
-                else f"key at its {high_q:.0%} quantile",
-                gid=f"{end} {keys[i]}",
+                else (f"key at its {high_q:.0%} quantile")
             )
+            target = float(best.sel({KEY: keys[i], "end": end}))
+            targets.append(target)
+            width = target - centre
+            if width:
+                ax.barh(
+                    row + nudge,
+                    width,
+                    left=centre,
+                    height=0.34,
+                    color=color,
+                    hatch=hatch,
+                    edgecolor="white",
+                    label=label,
+                    gid=f"{end} {keys[i]}",
+                )
+            # the end itself, also where the best split does not move (a bar of no length)
+            ax.plot(
+                target,
+                row + nudge,
+                marker=marker,
+                color=color,
+                markersize=6,
+                linestyle="none",
+                label=label,
+                gid=f"{end} end {keys[i]}",
+            )
+            shown = _short(float(value.sel({KEY: keys[i], "end": end})))
             ax.annotate(
-                f"{_short(float(value.sel({KEY: keys[i], 'end': end})))}",
+                shown if width else f"{shown} (no change)",
                 (target, row + nudge),
-                xytext=(4 if width >= 0 else -4, 0),
+                xytext=(6 if width >= 0 else -6, 0),
                 textcoords="offset points",
                 ha="left" if width >= 0 else "right",
                 va="center",
@@ -275,12 +291,13 @@ def tornado_chart(ds: xr.Dataset) -> Figure:
     )
     ax.set_yticks(range(len(order)), [keys[i] for i in order], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlim(-0.02, 1.02)
+    # the range the best split moves over, with room for the labels (within 0..100 %)
+    ax.set_xlim(max(-0.02, min(targets) - 0.15), min(1.02, max(targets) + 0.15))
     percent(ax.xaxis)
     ax.set_xlabel("Best split: share of budget to retention (bar labels: the key's value)")
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=True))
-    ax.legend(unique.values(), unique.keys(), fontsize=8, loc="lower right")
+    fig.legend(unique.values(), unique.keys(), fontsize=8, loc="outside lower center", ncol=3)
     ax.grid(axis="x", alpha=0.3)
     fig.suptitle(
         _title(

@@ -240,7 +240,7 @@ def plan_points(plan: SweepPlan, design: PointDesign) -> SweepPlan:
     if plan.scenario.sweep:
         raise PlanError(
             f"a point design cannot be combined with swept keys ({', '.join(plan.scenario.sweep)}); "
-            "remove the [sweep] table or the --sweep options"
+            "remove the [sweep] table (and any --sweep option)"
         )
     for key in design.keys:
         if key in SHAPE_KEYS:
