@@ -22,7 +22,7 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 from matplotlib.figure import Figure
-from sweep_helpers import BASELINE
+from sweep_helpers import BASELINE, ROOT, TINY
 
 from splitsim.cli.main import cli
 from splitsim.model.scenario_files import load_scenario, source_files
@@ -129,6 +129,11 @@ def test_every_figure_is_embedded_with_alt_text(tree):
 
 
 def test_nothing_outside_the_file_is_referenced(page, tree):
+    assert_self_contained(page, tree)
+
+
+def assert_self_contained(page: str, tree) -> None:
+    """No script, no outside URL in the page, its CSS or its embedded figures."""
     for element in tree.iter():
         tag = element.tag.replace(NAMESPACE, "")
         assert tag not in ("script", "link", "iframe", "object", "embed", "base"), tag
@@ -335,6 +340,106 @@ def test_a_swept_run_gets_the_heat_map_and_how_the_best_split_moves(tmp_path):
     # the report is about the scenario's own budget (1000), the middle cell
     own = table[(table["budget.monthly"] == 1000.0) & table["is_best"]].iloc[0]
     assert text_of(by_id(document, "recommendation-sentence")) == own["recommendation"]
+
+
+# -- a policy sweep: the strategy sets the share, a strategy.* key is the decision --------------
+STAGE = ROOT / "scenarios" / "new_business_stage.toml"
+# a ramp the tiny shop's targeted base crosses in its 4 months, so the policies differ
+TINY_STAGE = [*TINY, "strategy.ramp_start=10", "strategy.ramp_end=200"]
+
+
+def run_policy_sweep(folder: Path, *options: str) -> tuple[Path, str, object]:
+    """`splitsim sweep` of the stage scenario; return the run folder, its page and tree."""
+    settings = [part for value in TINY_STAGE for part in ("--set", value)]
+    result = CliRunner().invoke(
+        cli,
+        ["sweep", str(STAGE), "--replicates", "6", "--engine", "simpy", "--jobs", "1",
+         *settings, "--out", str(folder / "results"), "--quiet", *options],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "writing the report failed" not in result.output
+    (run,) = (folder / "results").iterdir()
+    page = (run / store.REPORT_FILE).read_text(encoding="utf-8")
+    parser = html5lib.HTMLParser(strict=True)
+    return run, page, parser.parse(page)
+
+
+def test_a_policy_sweep_s_report_compares_the_policies(tmp_path):
+    # the README's example: the decision is strategy.above_share, not a split (review item 3)
+    run, page, tree = run_policy_sweep(tmp_path, "--sweep", "strategy.above_share=[0.15, 0.3, 0.6]")
+    assert_self_contained(page, tree)
+    table = pd.read_csv(run / store.SUMMARY_CSV)
+    assert len(table) == 3 and table["is_best"].sum() == 1
+    best = table[table["is_best"]].iloc[0]
+    sentence = text_of(by_id(tree, "recommendation-sentence"))
+    assert sentence == best["recommendation"]
+    assert sentence.startswith(f"Use strategy.above_share = {best['strategy.above_share']:g}")
+    chosen = by_id(tree, "best-split")
+    assert float(chosen.get("data-split")) == best["strategy.above_share"]
+    assert text_of(chosen) == f"strategy.above_share = {best['strategy.above_share']:g}"
+    assert float(by_id(tree, "p-best").get("data-p-best")) == best["p_best"]
+    facts = text_of(by_id(tree, "recommendation"))
+    assert "Best policy:" in facts and "Best split" not in facts and "to retention" not in facts
+    # the policy comparison: every value, with its P(best) and regret, as summary.csv has them
+    rows = [tr for tr in by_id(tree, "parts").iter(f"{NAMESPACE}tr")][1:]
+    assert [text_of(tr[0]) for tr in rows] == [
+        f"strategy.above_share = {v:g}" for v in table["strategy.above_share"]
+    ]
+    assert [text_of(tr[5]) for tr in rows] == [f"{p:.2f}" for p in table["p_best"]]
+    alternatives = by_id(tree, "alternatives")
+    headers = [text_of(th) for th in alternatives.iter(f"{NAMESPACE}th")]
+    assert headers[:2] == ["policy", "what it is"]
+    text = text_of(alternatives)
+    assert "the best policy" in text and "the scenario's own value" in text  # 0.2: off grid
+    assert "rule of thumb" not in text  # the rules are shares of the budget
+    means = dict(zip(table["strategy.above_share"], table["decision_mean"], strict=True))
+    for tr in list(alternatives.iter(f"{NAMESPACE}tr"))[1:]:
+        cells = [text_of(c) for c in tr]
+        if cells[4] != "not on the grid":  # regret = best mean - its mean, in currency
+            value = float(cells[0].split("= ")[1])
+            regret = means[best["strategy.above_share"]] - means[value]
+            assert cells[4] == format_money(regret)
+    assert "policies" in text_of(by_id(tree, "how-sure"))
+    # decision, regret and time series over the policy's values; no heat map of shares
+    images = find(tree, "img")
+    assert len(images) == 3
+    assert all(i.get("src").startswith("data:image/svg+xml;base64,") for i in images)
+    assert "strategy.above_share" in images[0].get("alt")
+    assert "swept: 0.15, 0.3, 0.6" in text_of(by_id(tree, "assumptions"))
+
+
+def test_a_policy_sweep_with_another_swept_key_lists_the_best_policy_per_cell(tmp_path):
+    run, page, tree = run_policy_sweep(
+        tmp_path,
+        *("--sweep", "strategy.above_share=[0.15, 0.6]", "--sweep", "budget.monthly=[1000, 3000]"),
+    )  # fmt: skip
+    assert_self_contained(page, tree)
+    assert len(find(tree, "img")) == 3  # no heat map: its colours would read as shares
+    swept = text_of(by_id(tree, "swept"))
+    assert re.search(
+        r"As monthly budget goes from 1,000 to 3,000, the best strategy.above_share", swept
+    )
+    rows = [tr for tr in by_id(tree, "overview").iter(f"{NAMESPACE}tr")]
+    assert "best strategy.above_share" in [text_of(th) for th in rows[0]]
+    assert len(rows) == 3
+    table = pd.read_csv(run / store.SUMMARY_CSV)
+    own = table[(table["budget.monthly"] == 1000.0) & table["is_best"]].iloc[0]  # its own budget
+    assert text_of(by_id(tree, "recommendation-sentence")) == own["recommendation"]
+
+
+def test_a_run_of_one_policy_shows_its_paths_and_compares_nothing(tmp_path):
+    run, page, tree = run_policy_sweep(tmp_path)
+    assert_self_contained(page, tree)
+    sentence = text_of(by_id(tree, "recommendation-sentence"))
+    assert sentence == pd.read_csv(run / store.SUMMARY_CSV)["recommendation"].iloc[0]
+    assert sentence.startswith("One policy was simulated")
+    ids = {e.get("id") for e in tree.iter()}
+    assert not ids & {"best-split", "p-best", "how-sure", "alternatives"}
+    (image,) = find(tree, "img")  # its time series, with the share the strategy chose
+    assert "retention share the strategy chose" in image.get("alt")
+    rows = [tr for tr in by_id(tree, "parts").iter(f"{NAMESPACE}tr")][1:]
+    assert [text_of(tr[0]) for tr in rows] == ["the scenario's strategy"]
+    assert "nan" not in text_of(find(tree, "main")[0]).lower().split()
 
 
 def test_a_report_failure_keeps_the_sweep_s_results(tmp_path, monkeypatch):
