@@ -108,6 +108,12 @@ def run(scenario_file, split, seed, replicate, engine, overrides, fixed_paramete
 @scenario_errors
 def facts(scenario_file, replicates, seed, overrides):
     scenario = load_scenario(scenario_file, overrides)
+    if scenario.uncertain:
+        click.echo(
+            f"note: [uncertain] ({', '.join(scenario.uncertain)}) is not drawn: facts "
+            "measures the scenario's own values",
+            err=True,
+        )
     seed = scenario.run.seed if seed is None else seed
     split = strategy_split(scenario)
     with click.progressbar(

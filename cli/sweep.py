@@ -97,7 +97,8 @@ Examples:
     "--splits",
     metavar="SPEC",
     help="Retention shares: start:stop:step (both ends included, e.g. 0:1:0.05) or a "
-    "list 0.2,0.5,0.8. Default: the scenario's run.splits.",
+    "list 0.2,0.5,0.8. Default: the scenario's run.splits. For strategy.kind 'constant' "
+    "only: the other kinds set the share each month (sweep their strategy.* keys).",
 )
 @replicates_option(
     help="Monte Carlo replicates per split and cell. Default: the scenario's run.replicates."
@@ -192,6 +193,10 @@ def sweep(
         if resume is not None or dask is not None or store_format == "zarr":
             raise click.UsageError(
                 "--adaptive runs in one go: it takes neither --resume, --dask nor --store zarr"
+            )
+        if objective != "mean":
+            raise click.UsageError(
+                "--adaptive selects the highest mean decision metric: --objective mean only"
             )
         _adaptive(scenario, splits, replicates, seed, engine, sweeps, jobs, out, confidence,
                   tolerance)  # fmt: skip

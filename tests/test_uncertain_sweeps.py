@@ -249,3 +249,10 @@ def test_run_prints_the_replicates_draws_unless_fixed():
     )
     plain = CliRunner().invoke(cli, args)
     assert fixed.exit_code == 0 and fixed.output == plain.output
+
+
+def test_facts_says_it_uses_the_scenarios_own_values():
+    args = ["facts", str(BASELINE), *SMALL, "--replicates", "1", f"--set={WIDE[1]}"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "note: [uncertain] (customers.churn_hazard.rate) is not drawn: facts" in result.output

@@ -36,6 +36,7 @@ from splitsim.model.uncertainty import (
     replicate_scenarios,
     replicate_uniforms,
     support,
+    uncertainty_lines,
 )
 
 ADAPTER = TypeAdapter(UncertainParameter)
@@ -327,3 +328,14 @@ def test_a_replicate_drawn_alone_has_the_bits_of_the_record(fields, reference):
     together = draw_values(table, 5, range(300))
     alone = np.concatenate([draw_values(table, 5, [k]) for k in range(300)])
     assert together.tobytes() == alone.tobytes()
+
+
+def test_validate_prints_each_keys_median_and_90_percent_range():
+    scenario = load_scenario(
+        BASELINE, ['uncertain.acquisition.cac0={dist="uniform", low=20.0, high=40.0}']
+    )
+    # uniform on [20, 40]: median 30, 5 % and 95 % quantiles 21 and 39
+    assert uncertainty_lines(scenario) == [
+        "uncertain.acquisition.cac0: uniform(low 20, high 40): median 30, 90 % of draws in "
+        "[21, 39]; the scenario's value 30"
+    ]

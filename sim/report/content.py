@@ -374,28 +374,27 @@ def _reproduce(ds: xr.Dataset, summary: SweepSummary, run_name: str) -> list[tup
     )
     if summary.objective != "mean":
         rerun += f" --objective {summary.objective}"
-    items = [
-        ("command line", str(attrs.get("command_line") or "(not recorded)")),
-        ("the same sweep again, bit for bit", rerun),
-        (
-            "seed, replicates, engine",
-            f"root seed {attrs.get('root_seed')}, {summary.replicates:,} replicates per "
-            f"split, engine {attrs.get('engine')}",
-        ),
-        ("scenario hash", str(attrs.get("scenario_hash"))),
-        ("best split", _objective_text(summary.objective)),
-        (
-            "near-optimal range",
-            f"splits whose mean is not significantly below the best's (paired one-sided "
-            f"t-test at {NEAR_OPTIMAL_LEVEL:.0%}) or within {100 * NEAR_OPTIMAL_SHARE:g} % of it",
-        ),
-    ]
     versions = [
         f"{name.removesuffix('_version')} {attrs[name]}"
         for name in PROVENANCE_ATTRS
         if name.endswith("_version") and name in attrs
     ]
-    items.append(("versions", ", ".join(versions)))
+    items = [
+        ("command line", str(attrs.get("command_line") or "(not recorded)")),
+        ("same sweep again", rerun),
+        (
+            "seed, engine, versions",
+            f"root seed {attrs.get('root_seed')}, {summary.replicates:,} replicates per "
+            f"split, engine {attrs.get('engine')}; {', '.join(versions)}",
+        ),
+        ("scenario hash", str(attrs.get("scenario_hash"))),
+        (
+            "definitions",
+            f"best split: {_objective_text(summary.objective)}; near-optimal: splits whose "
+            f"mean is not significantly below the best's (paired one-sided t-test at "
+            f"{100 * NEAR_OPTIMAL_LEVEL:g} %) or within {100 * NEAR_OPTIMAL_SHARE:g} % of it",
+        ),
+    ]
     return items
 
 
