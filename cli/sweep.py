@@ -194,6 +194,10 @@ def sweep(
             raise click.UsageError(
                 "--adaptive runs in one go: it takes neither --resume, --dask nor --store zarr"
             )
+        if objective != "mean":
+            raise click.UsageError(
+                "--adaptive selects the highest mean decision metric: --objective mean only"
+            )
         _adaptive(scenario, splits, replicates, seed, engine, sweeps, jobs, out, confidence,
                   tolerance)  # fmt: skip
         return

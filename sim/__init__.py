@@ -27,6 +27,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 _API = (
     "backtest",
     "calibrate",
+    "find_best_policy",
     "format_summary",
     "load_results",
     "load_scenario",

@@ -26,6 +26,8 @@ from splitsim.calibration.transactions import parse_date, read_transactions, sum
 from splitsim.model.scenario import Scenario
 from splitsim.model.scenario_files import load_scenario as _load_scenario
 from splitsim.model.scenario_files import source_files
+from splitsim.optimize.search import OptimizeResult, parse_budget_range, plan_search
+from splitsim.optimize.search import optimize as _optimize
 from splitsim.plots import files as plot_files
 from splitsim.results import run_folder
 from splitsim.results.run_folder import SweepResult
@@ -40,6 +42,7 @@ from splitsim.sweep.runner import Progress
 __all__ = [
     "backtest",
     "calibrate",
+    "find_best_policy",
     "format_summary",
     "load_results",
     "load_scenario",
@@ -100,6 +103,45 @@ def simulate_sweep(
     """
     plan = _plan(scenario, splits, replicates, seed, engine, sweeps)
     return run_folder.simulate_sweep(plan, executor=executor, jobs=jobs, progress=progress)
+
+
+def find_best_policy(
+    scenario: Scenario | str | os.PathLike,
+    *,
+    policy: str = "constant",
+    budget_range: str | tuple[float, float] | None = None,
+    splits: str | None = None,
+    seed: int | None = None,
+    engine: str | None = None,
+    confidence: float = 0.95,
+    tolerance: float = 0.01,
+    time_limit: float | None = None,
+    jobs: int = 1,
+    executor: Executor | None = None,
+) -> OptimizeResult:
+    """The best policy with few replicates, in memory (as ``splitsim optimize`` finds it).
+
+    Kim & Nelson's sequential selection on the grid, then a quadratic surrogate around
+    the leader (:mod:`splitsim.optimize`). ``budget_range`` is "LOW:HIGH" or a pair.
+    The result's ``best`` is the policy (``best.candidate``, one value per
+    ``decisions`` key) with its mean metric and interval; write its run folder with
+    :func:`splitsim.optimize.output.write_run`.
+    """
+    if isinstance(scenario, str | os.PathLike):
+        scenario = _load_scenario(scenario)
+    if isinstance(budget_range, str):
+        budget_range = parse_budget_range(budget_range)
+    plan = plan_search(scenario, policy, splits=splits, seed=seed, engine=engine)
+    return _optimize(
+        plan,
+        policy=policy,
+        budget_range=budget_range,
+        confidence=confidence,
+        tolerance=tolerance,
+        time_limit=time_limit,
+        jobs=jobs,
+        executor=executor,
+    )
 
 
 def run_sweep(

@@ -365,6 +365,7 @@ def test_sweep_adaptive_cli_writes_a_run_and_refuses_what_it_cannot_do(tmp_path)
         (["--tolerance", "0.02"], "only with --adaptive"),
         (["--adaptive", "--resume", str(run_dir)], "in one go"),
         (["--adaptive", "--confidence", "1"], "--confidence"),
+        (["--adaptive", "--objective", "cvar5"], "--objective mean only"),
     ):
         refused = CliRunner().invoke(cli, [*base, *extra])
         assert refused.exit_code == 2 and words in refused.output, refused.output
@@ -440,3 +441,16 @@ def test_sweep_adaptive_of_a_kind_without_a_split_grid_exits_2(tmp_path):
     result = CliRunner().invoke(cli, ["sweep", str(stage), "--adaptive", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "optimize --policy" in result.output, result.output
     assert not any(tmp_path.iterdir())
+
+
+def test_the_library_finds_the_best_policy_as_the_command_does():
+    import splitsim
+
+    scenario = load_scenario(BASELINE, (*TINY_WARM, "run.replicates=40"))
+    result = splitsim.find_best_policy(
+        scenario, splits="0:1:0.5", seed=11, engine="fast", budget_range="500:2000"
+    )
+    assert [d.key for d in result.decisions] == ["split", "budget.monthly"]
+    assert 0 <= result.best.candidate[0] <= 1 and 500 <= result.best.candidate[1] <= 2000
+    with pytest.raises(OptimizeError):
+        splitsim.find_best_policy(scenario, budget_range="2000:500")

@@ -28,6 +28,7 @@ from matplotlib import colormaps
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from splitsim.model.outcome import VARIABLES
 from splitsim.optimize.search import BUDGET_KEY, SPLIT, OptimizeResult
@@ -445,7 +446,11 @@ def optimize_figure(result: OptimizeResult) -> Figure:
     ax.set_ylabel("Mean decision metric (currency units), 95 % interval")
     thousands(ax.yaxis)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7 if len(levels) > 7 else 8, loc="lower left" if series_key else "best")
+    if series_key is None:
+        ax.legend(fontsize=8, loc="best")
+    else:  # many series: the legend below the figure, off the curves
+        handles, labels = ax.get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=7)
     if len(levels) > len(SERIES_COLORS):  # the colour ramp's key
         grid_levels = result.decisions[1].grid
         mappable = ScalarMappable(
@@ -489,8 +494,12 @@ def _budget_panel(ax, result: OptimizeResult, grid: pd.DataFrame) -> None:
     )
     decision = result.decisions[keys.index(BUDGET_KEY)]
     for end in (decision.lower, decision.upper):
-        ax.axvline(end, color="#555555", lw=1, linestyle=":")
-    ax.set_xlabel("Monthly budget (currency units per month); dotted: --budget-range")
+        ax.axvline(
+            end, color="#555555", lw=1, linestyle=":",
+            label="--budget-range" if end == decision.lower else None,
+        )  # fmt: skip
+    ax.set_xlabel("Monthly budget (currency units per month)")
+    ax.xaxis.set_major_locator(MaxNLocator(5))
     ax.set_ylabel("Mean decision metric (currency units)")
     thousands(ax.xaxis)
     thousands(ax.yaxis)
