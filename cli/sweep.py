@@ -97,7 +97,8 @@ Examples:
     "--splits",
     metavar="SPEC",
     help="Retention shares: start:stop:step (both ends included, e.g. 0:1:0.05) or a "
-    "list 0.2,0.5,0.8. Default: the scenario's run.splits.",
+    "list 0.2,0.5,0.8. Default: the scenario's run.splits. For strategy.kind 'constant' "
+    "only: the other kinds set the share each month (sweep their strategy.* keys).",
 )
 @replicates_option(
     help="Monte Carlo replicates per split and cell. Default: the scenario's run.replicates."

@@ -332,3 +332,16 @@ def test_the_python_api_gives_the_commands_analysis(scenario_file, morris, tmp_p
         scenario_file, method="morris", samples=6, out=tmp_path, **SMALL
     )
     assert_same_analysis(result.analysis, morris.analysis)
+
+
+def test_the_report_lists_the_discovery_boxes_with_coverage_and_density(morris):
+    analysis = morris.analysis.drop_vars(
+        ["rule_text", "rule_coverage", "rule_density", "rule_points"]
+    )
+    analysis["rule_text"] = ("rule", np.array([f"{CHURN} <= 2.1"]))
+    analysis["rule_coverage"] = ("rule", [0.8])
+    analysis["rule_density"] = ("rule", [0.9])
+    analysis["rule_points"] = ("rule", [5])
+    for style, prefix in (("text", "  1."), ("markdown", "- 1.")):
+        text = format_report(analysis, style)
+        assert f"{prefix} {CHURN} <= 2.1 (coverage 80%, density 90%, 5 points)" in text

@@ -347,3 +347,95 @@ def test_a_run_folder_of_one_policy_reads_back_summarizes_and_draws(tmp_path):
         "survival.png",
         "timeseries.png",
     ]
+
+
+# -- target_spend against theory: a kept base --------------------------------------------
+KEPT_BASE = 3000
+KEPT_BUDGET = 9000.0  # 3 a customer: every spend below leaves money for acquisition
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "engine, spends, replicates", [("fast", [0.0, 0.5, 1.5, 3.0], 40), ("simpy", [0.5, 1.5], 8)]
+)
+def test_target_spend_keeps_a_base_at_c_and_spends_the_rest_on_acquisition(
+    engine, spends, replicates
+):
+    """Theory: a fresh base of N0 customers, all targeted every month (recency beyond the
+    horizon), kept at c a month each, is the closed form of a kept base
+    (closed_forms.retained_base_metric); the rest of the budget, B - c N0, goes to
+    acquisition every month, which here buys nobody (CAC_0 = 1e15: a paid mean of about
+    1e-11 a month), so E[metric] = retained_base_metric(c) - (B - c N0) D with
+    D = sum_{m=1..H} q^m. The simulated mean of each c is within 3 standard errors of it
+    (the test of tests/test_decision_optimum.py, a correct engine fails it with
+    probability about 0.003 per c; SimPy's 8 replicates give a t law with 7 degrees of
+    freedom, about 0.02)."""
+    import copy
+
+    from splitsim import simulate_sweep
+    from splitsim.model.closed_forms import discount_sum, retained_base_metric
+    from splitsim.model.scenario import Scenario
+
+    table = {
+        "name": "kept_base_target_spend",
+        "horizon_months": 12,
+        "budget": {"monthly": KEPT_BUDGET},
+        "strategy": {"kind": "target_spend", "spend_per_customer": 1.0},
+        "acquisition": {"ceiling": 100.0, "cac0": 1e15, "organic_rate": 0.0},
+        "customers": {
+            "purchase_rate": {"fixed": 0.5},
+            "churn_hazard": {"fixed": 0.2},
+            "order_value": {"mean": 40.0, "cv": 0.5, "repeat_premium": 0.25},
+        },
+        "retention": {
+            "target_recency": 10000.0,
+            "max_spend_per_customer": 3.0,
+            "uplift_max": 1.0,
+            "uplift_scale": 0.5,
+            "care_max": 0.5,
+            "care_scale": 0.8,
+            "fatigue_threshold": 1.5,
+            "fatigue_slope": 0.5,
+        },
+        "economics": {"gross_margin": 0.4, "discount_rate": 0.1},
+        "initial_base": {"kind": "fresh", "count": KEPT_BASE},
+    }
+    scenario = Scenario.model_validate(copy.deepcopy(table))
+    values = ", ".join(repr(c) for c in spends)
+    plan = plan_sweep(
+        scenario,
+        replicates=replicates,
+        seed=97,
+        engine=engine,
+        sweeps=[f"strategy.spend_per_customer=[{values}]"],
+    )
+    ds = simulate_sweep(plan, jobs=1)
+    spend = ds["spend_per_customer"].values[:, 0]  # dims (c, replicate, month)
+    np.testing.assert_array_equal(
+        spend, np.broadcast_to(np.array(spends)[:, None, None], spend.shape)
+    )
+    np.testing.assert_array_equal(ds["new_paid"].values, 0)
+    acquisition = ds["acquisition_spend"].values[:, 0]
+    np.testing.assert_allclose(
+        acquisition, np.broadcast_to((KEPT_BUDGET - np.array(spends) * KEPT_BASE)[:, None, None],
+                                     acquisition.shape)
+    )  # fmt: skip
+    r, e = table["retention"], table["economics"]
+    d = discount_sum(12, e["discount_rate"])
+    theory = np.array(
+        [
+            retained_base_metric(
+                spend_c, KEPT_BASE, 0.5, 0.2, 12, 40.0 * 1.25, e["gross_margin"],
+                e["discount_rate"], uplift_max=r["uplift_max"], uplift_scale=r["uplift_scale"],
+                care_max=r["care_max"], care_scale=r["care_scale"],
+                fatigue_threshold=r["fatigue_threshold"], fatigue_slope=r["fatigue_slope"],
+            )
+            - (KEPT_BUDGET - spend_c * KEPT_BASE) * d
+            for spend_c in spends
+        ]
+    )  # fmt: skip
+    metric = ds["decision_metric"].values[:, 0]  # dims (c, replicate)
+    mean = metric.mean(axis=1)
+    se = metric.std(axis=1, ddof=1) / np.sqrt(replicates)
+    z = (mean - theory) / se
+    assert np.all(np.abs(z) < 3.0), {"z": z.round(2), "mean": mean.round(), "theory": theory}

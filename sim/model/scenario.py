@@ -309,7 +309,13 @@ class Strategy(Strict):
             for key in f
             if key not in complete[0]
         ):
-            raise ValueError(f"kind '{self.kind}' takes one form: {words}")
+            shared = set.intersection(*(set(f) for f in forms))
+            mixed = sorted(
+                key for f in forms for key in set(f) - shared if getattr(self, key) is not None
+            )
+            raise ValueError(
+                f"kind '{self.kind}' takes one form, but {', '.join(mixed)} mix two: {words}"
+            )
         if self.steps is not None:
             months = [step.from_month for step in self.steps]
             if months[0] != 0:

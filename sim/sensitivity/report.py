@@ -60,9 +60,11 @@ def format_report(ds: xr.Dataset, style: str = "text") -> str:
     lines += ["", f"{sub}{STAT_HEADERS[stat]} of every outcome", ""]
     lines += _table(*_ranking_rows(ds), markdown)
     lines += ["", f"{sub}Tornado of the best split", ""]
-    lines += _tornado_lines(ds)
+    lines += _tornado_lines(ds, markdown)
     lines += ["", f"{sub}Where a retention-heavy split wins", ""]
     lines += [str(ds.attrs["discovery_note"])]
+    if markdown and ds.sizes.get("rule", 0):
+        lines.append("")
     for number in range(ds.sizes.get("rule", 0)):
         lines.append(
             f"{'-' if markdown else ' '} {number + 1}. {ds['rule_text'].values[number]} "
@@ -144,13 +146,13 @@ def _ranking_rows(ds: xr.Dataset) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
-def _tornado_lines(ds: xr.Dataset) -> list[str]:
+def _tornado_lines(ds: xr.Dataset, markdown: bool = False) -> list[str]:
     low_q, high_q = (float(q) for q in ds.attrs["tornado_quantiles"])
     central = float(ds["tornado_central_best_split"])
     lines = [
         f"Each key at its {low_q:.0%} and {high_q:.0%} quantiles, the others at their "
         f"medians; best split with every key at its median: {central:g}."
-    ]
+    ] + ([""] if markdown else [])
     swing = np.abs(
         ds["tornado_best_split"].sel(end="high").values
         - ds["tornado_best_split"].sel(end="low").values
@@ -160,7 +162,8 @@ def _tornado_lines(ds: xr.Dataset) -> list[str]:
         low, high = (float(ds["tornado_value"].values[i, j]) for j in (0, 1))
         best_low, best_high = (float(ds["tornado_best_split"].values[i, j]) for j in (0, 1))
         lines.append(
-            f"  {keys[i]}: {_number(low)} -> best {best_low:g}; {_number(high)} -> best "
+            f"{'- ' if markdown else '  '}{keys[i]}: {_number(low)} -> best {best_low:g}; "
+            f"{_number(high)} -> best "
             f"{best_high:g}"
         )
     return lines
