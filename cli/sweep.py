@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+import xarray as xr
 from click.core import ParameterSource
 
 from splitsim.cli.crash import one_line, write_error_log
@@ -56,6 +57,7 @@ from splitsim.results.store import (
     ProvenanceError,
     RunFolderError,
     load_results,
+    write_scenario_sources,
 )
 from splitsim.results.summary import format_summary, summarize
 from splitsim.sweep.executors import DaskExecutor, DaskUnavailable, MissingExtra, available_cores
@@ -198,8 +200,9 @@ def sweep(
             raise click.UsageError(
                 "--adaptive selects the highest mean decision metric: --objective mean only"
             )
+        sources = ScenarioSources(source_files(scenario_file), tuple(overrides))
         _adaptive(scenario, splits, replicates, seed, engine, sweeps, jobs, out, confidence,
-                  tolerance)  # fmt: skip
+                  tolerance, sources, no_report)  # fmt: skip
         return
     sources = None if resume else ScenarioSources(source_files(scenario_file), tuple(overrides))
     if dask is not None and jobs is not None:
@@ -277,7 +280,10 @@ def sweep(
         raise click.exceptions.Exit(1)
 
 
-def _adaptive(scenario, splits, replicates, seed, engine, sweeps, jobs, out, confidence, tolerance):
+def _adaptive(
+    scenario, splits, replicates, seed, engine, sweeps, jobs, out, confidence, tolerance,
+    sources, no_report,
+):  # fmt: skip
     """`sweep --adaptive`: the grid with sequential selection per cell (splitsim.optimize)."""
     root = DEFAULT_RESULTS_ROOT if out is None else out
     if out is None:
@@ -294,6 +300,7 @@ def _adaptive(scenario, splits, replicates, seed, engine, sweeps, jobs, out, con
             command_line=command_line(click.get_current_context()),
         )
         run_dir = write_adaptive_run(result, root)
+        write_scenario_sources(run_dir, sources.files, sources.overrides)
     except (PlanError, OptimizeError, RunFolderError) as err:
         raise InvalidInput(str(err)) from None
     except OSError as err:
@@ -301,6 +308,8 @@ def _adaptive(scenario, splits, replicates, seed, engine, sweeps, jobs, out, con
     record_run_dir(run_dir)
     click.echo("\n".join(adaptive_report(result, run_dir)))
     click.echo(f"Plots in {run_dir / PLOTS_DIR}/ ({FIGURE_FILE})")
+    if not no_report and not report_after_run(run_dir, result.dataset):
+        raise click.exceptions.Exit(1)
 
 
 def _connect(executor: DaskExecutor) -> None:
@@ -339,12 +348,15 @@ def _draw_plots(result: SweepResult) -> None:
 
 def _write_report(result: SweepResult) -> bool:
     """Write RUN_DIR/report.html; a failure keeps the results and says how to retry."""
-    run_dir = result.run_dir
-    if stopped_early(result.dataset):
-        return True  # an adaptive search: summary.md is its report
+    return report_after_run(result.run_dir, result.dataset, result.summary)
+
+
+def report_after_run(run_dir: Path, dataset: xr.Dataset, summary=None) -> bool:
+    """Write a finished run's report.html (a sweep's, or an adaptive search's); a
+    failure keeps the results, says how to retry and returns False."""
     again = f"splitsim report {shlex.quote(str(run_dir))}"
     try:
-        path = write_run_report(run_dir, dataset=result.dataset, summary=result.summary)
+        path = write_run_report(run_dir, dataset=dataset, summary=summary)
     except KeyboardInterrupt:
         click.echo(
             f"\nresults are in {run_dir}/; writing the report was interrupted; write it "

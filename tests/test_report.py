@@ -22,7 +22,7 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 from matplotlib.figure import Figure
-from sweep_helpers import BASELINE, ROOT, TINY
+from sweep_helpers import BASELINE, ROOT, TINY, TINY_WARM
 
 from splitsim.cli.main import cli
 from splitsim.model.scenario_files import load_scenario, source_files
@@ -34,7 +34,6 @@ from splitsim.report.assumptions import (
     key_sources,
 )
 from splitsim.results import store
-from splitsim.results.dataset import SIMULATED
 from splitsim.results.summary import (
     format_money,
     near_optimal_splits,
@@ -144,6 +143,8 @@ def assert_self_contained(page: str, tree) -> None:
     assert "url(" not in styles and "@import" not in styles
     assert not re.search(r"(?:https?|ftp)://", re.sub(r"data:[^\"]+", "", page))
     for image in find(tree, "img"):  # nor inside the figures (namespaces are not fetched)
+        if image.get("src").startswith("data:image/png;"):
+            continue  # pixels: nothing in them is fetched
         svg = base64.b64decode(image.get("src").split(",", 1)[1]).decode()
         assert not re.search(r"href=\"(?!#)", svg)
 
@@ -297,14 +298,85 @@ def test_a_missing_run_folder_is_named_and_no_option_is_blamed(tmp_path, monkeyp
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_adaptive_search_gets_no_per_split_report(finished, tmp_path):
-    ds = store.load_results(finished)
-    stopped = xr.ones_like(ds["decision_metric"], dtype=bool)
-    stopped[0, -1] = False  # the first split was stopped before its last replicate
-    ds[SIMULATED] = stopped
-    with pytest.raises(render.ReportError, match="adaptive search"):
-        render.write_run_report(finished, tmp_path / "r.html", dataset=ds)
-    assert not (tmp_path / "r.html").exists()
+# -- an adaptive search: splitsim optimize, sweep --adaptive (review item 6) ---------------------
+SEARCH_SETTINGS = ["--jobs", "1", "--engine", "fast", "--splits", "0:1:0.25"] + [
+    part for value in TINY_WARM for part in ("--set", value)
+]
+
+
+def check_search_page(run: Path, figure: str) -> object:
+    """The search's report.html: valid, self-contained, its figure the one in plots/."""
+    page = (run / store.REPORT_FILE).read_text(encoding="utf-8")
+    tree = html5lib.HTMLParser(strict=True).parse(page)
+    assert_self_contained(page, tree)
+    (image,) = find(tree, "img")
+    assert image.get("src") == "data:image/png;base64," + base64.b64encode(
+        (run / "plots" / figure).read_bytes()
+    ).decode("ascii")
+    assert len(image.get("alt")) > 80
+    order = [e.get("id") for e in tree.iter() if e.tag == f"{NAMESPACE}section"]
+    wanted = ["recommendation", "how-sure", "figures", "assumptions", "reproduce"]
+    assert [s for s in order if s in wanted] == wanted
+    # the scenario files were kept: the assumptions name the --set overrides as sources
+    assert "--set horizon_months=4" in text_of(by_id(tree, "assumptions"))
+    assert "--seed" in text_of(by_id(tree, "reproduce"))  # the command line as given
+    return tree
+
+
+def test_optimize_writes_a_one_page_report_of_its_search(tmp_path):
+    args = ["optimize", str(BASELINE), "--out", str(tmp_path / "o"), "--seed", "11"]
+    args += [*SEARCH_SETTINGS, "--set", "run.replicates=40", "--quiet"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "o").iterdir()
+    assert f"Report in {run / store.REPORT_FILE}" in result.output
+    tree = check_search_page(run, "optimize.png")
+    summary_md = (run / store.SUMMARY_MD).read_text(encoding="utf-8")
+    best_line = next(line for line in summary_md.splitlines() if line.startswith("Best policy:"))
+    assert text_of(by_id(tree, "recommendation-sentence")) == best_line
+    facts = text_of(by_id(tree, "recommendation-facts"))
+    assert "mean decision metric" in facts and "95% CI" in facts  # the optimum's interval
+    sure = text_of(by_id(tree, "how-sure"))
+    assert "Guarantee: P(correct selection) >= 0.95" in sure  # what the selection guarantees
+    assert "Replicates simulated:" in sure  # what it spent
+    rows = list(by_id(tree, "candidates-table").iter(f"{NAMESPACE}tr"))[1:]
+    assert len(rows) == len(pd.read_csv(run / store.SUMMARY_CSV))
+    assert sum(r.get("class") == "best" for r in rows) == 1
+    # `splitsim report` writes the same page again; --no-report writes none
+    first = (run / store.REPORT_FILE).read_bytes()
+    (run / store.REPORT_FILE).unlink()
+    again = CliRunner().invoke(cli, ["report", str(run)])
+    assert again.exit_code == 0, again.output
+    assert (run / store.REPORT_FILE).read_bytes() == first
+    skipped = CliRunner().invoke(cli, [*args[:3], str(tmp_path / "n"), *args[4:], "--no-report"])
+    assert skipped.exit_code == 0, skipped.output
+    (other,) = (tmp_path / "n").iterdir()
+    assert (other / store.SUMMARY_MD).is_file() and not (other / store.REPORT_FILE).exists()
+
+
+def test_sweep_adaptive_writes_a_one_page_report_of_its_search(tmp_path):
+    args = ["sweep", str(BASELINE), "--adaptive", "--tolerance", "0.02", "--replicates", "40"]
+    args += ["--seed", "3", *SEARCH_SETTINGS, "--out", str(tmp_path), "--quiet"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    (run,) = tmp_path.iterdir()
+    tree = check_search_page(run, "adaptive.png")
+    sentence = text_of(by_id(tree, "recommendation-sentence"))
+    assert sentence.startswith("Best split ") and "split-replicates" in sentence
+    sure = text_of(by_id(tree, "how-sure"))
+    assert "P(correct selection) >= 0.95" in sure and "Replicates simulated:" in sure
+
+
+def test_a_search_without_its_summary_is_refused_with_exit_2(tmp_path):
+    args = ["sweep", str(BASELINE), "--adaptive", "--replicates", "20", "--seed", "3"]
+    args += [*SEARCH_SETTINGS, "--out", str(tmp_path / "a"), "--quiet", "--no-report"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    (run,) = (tmp_path / "a").iterdir()
+    assert not (run / store.REPORT_FILE).exists()
+    (run / store.SUMMARY_MD).unlink()
+    result = CliRunner().invoke(cli, ["report", str(run)])
+    assert result.exit_code == 2 and "summary.md is missing" in result.output, result.output
+    assert not (run / store.REPORT_FILE).exists()
 
 
 def test_compare_report_of_two_runs(finished, tmp_path):

@@ -809,3 +809,128 @@ def backtest_report(
         figure=figure,
         details=details.strip() + "\n",
     )
+
+
+# -- an adaptive search (splitsim optimize, sweep --adaptive) -------------------------------------
+@dataclass
+class SearchReport:
+    """The report of an adaptive search's run folder: what it found, how sure, its figure.
+
+    An adaptive search stops candidates early, so the per-split statistics of a sweep's
+    report do not apply; its own report (summary.md, written by :mod:`splitsim.optimize`)
+    says what it found, the interval, what the selection guarantees and the replicates it
+    spent. This page shows that text, its candidate table and figure, the assumptions and
+    how to reproduce the search.
+    """
+
+    title: str
+    description: str
+    heading: str
+    recommendation: list[str]
+    details: list[list[str]]
+    table_header: list[str]
+    table_rows: list[Row]
+    figure: EmbeddedFigure | None
+    assumptions: list[AssumptionSection]
+    sources_note: str
+    reproduce: list[tuple[str, str]]
+
+
+RECOMMENDATION_LINE = re.compile(r"^(\[[^\]]*\] )?best ", re.IGNORECASE)
+
+
+def search_report(
+    ds: xr.Dataset,
+    summary_markdown: str,
+    figure_png: bytes | None,
+    sources: Mapping[str, Any] | None = None,
+    run_name: str = "",
+) -> SearchReport:
+    """The report of an adaptive search from its run folder's files.
+
+    Parameters
+    ----------
+    ds : its dataset (a sweep's layout with a ``simulated`` mask).
+    summary_markdown : its summary.md: a title line, paragraphs of sentences (the one
+        whose lines start with "Best" is the recommendation) and, for ``optimize``, a
+        "## Candidates" Markdown table.
+    figure_png : its figure (plots/optimize.png or plots/adaptive.png), or None.
+    sources : the scenario files as kept in the run folder, or None.
+    run_name : the run folder as the user named it.
+    """
+    scenario = dataset_scenario(ds)
+    text, _, rest = summary_markdown.partition("\n## ")
+    lines = text.strip().splitlines()
+    heading = lines[0].lstrip("# ").strip() if lines else ""
+    paragraphs = [
+        [line.strip() for line in block.splitlines() if line.strip()]
+        for block in "\n".join(lines[1:]).split("\n\n")
+    ]
+    paragraphs = [p for p in paragraphs if p]
+    chosen = next((p for p in paragraphs if RECOMMENDATION_LINE.match(p[0])), None)
+    if chosen is None:
+        chosen = next((p for p in paragraphs if any(RECOMMENDATION_LINE.match(x) for x in p)), [])
+    if chosen and chosen[0][:1].islower():  # 'best split 0: ...' opens the sentence
+        chosen = [chosen[0][0].upper() + chosen[0][1:], *chosen[1:]]
+    header, rows = _markdown_table(rest)
+    figure = None
+    if figure_png is not None:
+        figure = embed_png(
+            figure_png,
+            "What the search simulated",
+            "Chart of the mean decision metric with its 95 % interval for every candidate "
+            "the search simulated, against the share of the budget to retention (a policy's "
+            "key for other strategies); a star marks the best; candidates stopped early "
+            "have fewer replicates and wider intervals.",
+        )
+    attrs = ds.attrs
+    versions = [
+        f"{name.removesuffix('_version')} {attrs[name]}"
+        for name in PROVENANCE_ATTRS
+        if name.endswith("_version") and name in attrs
+    ]
+    reproduce = [
+        ("command line", str(attrs.get("command_line") or "(not recorded)")),
+        (
+            "same search again",
+            str(attrs.get("command_line") or "(not recorded)")
+            + (f" (the scenario as run is {run_name}/scenario.toml)" if run_name else ""),
+        ),
+        (
+            "seed, engine, versions",
+            f"root seed {attrs.get('root_seed')}, up to {ds.sizes['replicate']:,} replicates "
+            f"per candidate, engine {attrs.get('engine')}; {', '.join(versions)}",
+        ),
+        ("scenario hash", str(attrs.get("scenario_hash"))),
+    ]
+    return SearchReport(
+        title=f"How to split the marketing budget: {scenario.name}",
+        description=scenario.description,
+        heading=heading,
+        recommendation=chosen,
+        details=[p for p in paragraphs if not RECOMMENDATION_LINE.match(p[0])],
+        table_header=header,
+        table_rows=rows,
+        figure=figure,
+        assumptions=assumption_sections(
+            scenario, sources, {d: [_plain(v) for v in ds[d].values] for d in swept_dims(ds)}
+        ),
+        sources_note=""
+        if sources
+        else "This run kept no scenario files, so the sources of the values are not shown; "
+        "the values are the scenario as run (scenario.toml in the run folder).",
+        reproduce=reproduce,
+    )
+
+
+def _markdown_table(text: str) -> tuple[list[str], list[Row]]:
+    """The first Markdown table in ``text`` as a header and rows (none: empty)."""
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in text.splitlines()
+        if line.strip().startswith("|")
+    ]
+    rows = [r for r in rows if not all(set(c) <= set("-: ") for c in r)]  # the rule line
+    if not rows:
+        return [], []
+    return rows[0], [Row(r, "best" if "best" in r[-1].split(", ") else "") for r in rows[1:]]
