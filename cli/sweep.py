@@ -38,7 +38,7 @@ from splitsim.optimize.search import OptimizeError
 from splitsim.optimize.selection import DEFAULT_CONFIDENCE, DEFAULT_TOLERANCE
 from splitsim.plots.files import PLOTS_DIR, cells_to_draw, write_plots
 from splitsim.report.render import write_run_report
-from splitsim.results.dataset import adaptive_refusal, stopped_early
+from splitsim.results.dataset import DESIGN_ATTR, adaptive_refusal, stopped_early
 from splitsim.results.run_folder import (
     DEFAULT_RESULTS_ROOT,
     ResumeRefused,
@@ -53,13 +53,17 @@ from splitsim.results.store import (
     REPORT_FILE,
     RESULTS_FILE,
     RESULTS_ZARR,
+    SENSITIVITY_FILE,
+    SENSITIVITY_MD,
     STORE_FORMATS,
     ProvenanceError,
     RunFolderError,
     load_results,
+    read_sensitivity,
     write_scenario_sources,
 )
 from splitsim.results.summary import format_summary, summarize
+from splitsim.sensitivity.report import format_report as format_sensitivity
 from splitsim.sweep.executors import DaskExecutor, DaskUnavailable, MissingExtra, available_cores
 from splitsim.sweep.plan import PlanError, plan_sweep
 
@@ -399,11 +403,31 @@ def summary(run_dir, style, objective):
         raise InvalidInput(str(err)) from None
     if stopped_early(dataset):
         raise InvalidInput(adaptive_refusal(run_dir, "the sweep summary"))
+    if DESIGN_ATTR in dataset.attrs:  # a sensitivity run: its points are not a sweep's cells
+        _sensitivity_summary(run_dir, style)
+        return
     result = summarize(dataset, objective=objective)
     if style == "csv":
         click.echo(result.frame().to_csv(index=False), nl=False)
     else:
         click.echo(format_summary(result, style=style), nl=False)
+
+
+def _sensitivity_summary(run_dir: str, style: str) -> None:
+    """Print a sensitivity run's report (its indices, tornado and rules), as sensitivity.md."""
+    folder = Path(run_dir)
+    folder = folder.parent if folder.is_file() or folder.suffix == ".zarr" else folder
+    if style == "csv":
+        raise InvalidInput(
+            f"{run_dir} holds a sensitivity run: its points are not a sweep's cells, so it has "
+            f"no per-split CSV summary; its indices are in {folder / SENSITIVITY_FILE} and its "
+            f"report in {folder / SENSITIVITY_MD} (or --format text / markdown)"
+        )
+    try:
+        analysis = read_sensitivity(folder)
+    except RunFolderError as err:
+        raise InvalidInput(f"{err}: finish the sensitivity run with --resume {folder}") from None
+    click.echo(format_sensitivity(analysis, style=style), nl=False)
 
 
 def _inside(run_dir: str, root: str) -> bool:

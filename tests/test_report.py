@@ -379,6 +379,72 @@ def test_a_search_without_its_summary_is_refused_with_exit_2(tmp_path):
     assert not (run / store.REPORT_FILE).exists()
 
 
+# -- a sensitivity run (review item 8) ----------------------------------------------------------
+UNCERTAIN = f"""extends = "{BASELINE}"
+name = "tiny_uncertain"
+horizon_months = 4
+[budget]
+monthly = 1000.0
+[initial_base]
+months = 2
+budget = 1000.0
+[uncertain]
+"customers.churn_hazard.rate" = {{ dist = "uniform", low = 1.0, high = 6.0 }}
+"economics.gross_margin" = {{ dist = "triangular", low = 0.4, mode = 0.45, high = 0.5 }}
+"""
+
+
+@pytest.fixture(scope="module")
+def sensitivity_run(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("sensitivity")
+    scenario = folder / "tiny_uncertain.toml"
+    scenario.write_text(UNCERTAIN, encoding="utf-8")
+    result = CliRunner().invoke(
+        cli,
+        ["sensitivity", str(scenario), "--samples", "4", "--splits", "0,0.3,0.6,1",
+         "--replicates", "3", "--engine", "fast", "--jobs", "1", "--out", str(folder / "r"),
+         "--quiet"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (run,) = (folder / "r").iterdir()
+    return run
+
+
+def test_a_sensitivity_run_s_report_shows_its_indices_figures_and_rules(sensitivity_run):
+    result = CliRunner().invoke(cli, ["report", str(sensitivity_run)])
+    assert result.exit_code == 0, result.output
+    page = (sensitivity_run / store.REPORT_FILE).read_text(encoding="utf-8")
+    tree = html5lib.HTMLParser(strict=True).parse(page)
+    assert_self_contained(page, tree)
+    text = text_of(find(tree, "main")[0])
+    assert "point =" not in text and "Recommendation" not in text  # no arbitrary point's split
+    headings = [text_of(h) for h in find(tree, "h2")]
+    for wanted in ("Indices of the best split", "Tornado of the best split",
+                   "Where a retention-heavy split wins", "Plots", "Assumptions"):  # fmt: skip
+        assert wanted in headings
+    analysis = store.read_sensitivity(sensitivity_run)
+    (indices,) = [t for t in find(tree, "table") if t.get("id", "").startswith("section-1-")]
+    rows = list(indices.iter(f"{NAMESPACE}tr"))[1:]
+    assert sorted(text_of(r[0]) for r in rows) == sorted(analysis["key"].values.tolist())
+    images = find(tree, "img")  # the Morris chart and the tornado, as SVG
+    assert len(images) == 2 and all(
+        i.get("src").startswith("data:image/svg+xml;base64,") for i in images
+    )
+    assert "Morris" in images[0].get("alt") and "Tornado" in images[1].get("alt")
+    assert analysis.attrs["discovery_note"].split(":")[0] in text  # the discovery rules
+
+
+def test_summary_of_a_sensitivity_run_prints_its_report_not_one_table_per_point(
+    sensitivity_run,
+):
+    result = CliRunner().invoke(cli, ["summary", str(sensitivity_run), "--format", "markdown"])
+    assert result.exit_code == 0, result.output
+    assert result.output == (sensitivity_run / "sensitivity.md").read_text(encoding="utf-8")
+    assert "point = " not in result.output
+    refused = CliRunner().invoke(cli, ["summary", str(sensitivity_run), "--format", "csv"])
+    assert refused.exit_code == 2 and "sensitivity.md" in refused.output, refused.output
+
+
 def test_compare_report_of_two_runs(finished, tmp_path):
     second = run_sweep(tmp_path, "--set", "budget.monthly=2000.0", "--no-report")
     assert not (second / store.REPORT_FILE).exists()  # --no-report

@@ -934,3 +934,126 @@ def _markdown_table(text: str) -> tuple[list[str], list[Row]]:
     if not rows:
         return [], []
     return rows[0], [Row(r, "best" if "best" in r[-1].split(", ") else "") for r in rows[1:]]
+
+
+# -- a sensitivity run (splitsim sensitivity) ---------------------------------------------------
+@dataclass(frozen=True)
+class Block:
+    """A piece of a Markdown report as the page shows it: a paragraph ("p", text), a list
+    ("ul", items) or a table ("table", (header, rows))."""
+
+    kind: str
+    content: Any
+
+
+@dataclass
+class SensitivityReport:
+    """The report of a sensitivity run: its indices, tornado and discovery rules
+    (sensitivity.md's sections), its figures, the assumptions and how to reproduce it."""
+
+    title: str
+    description: str
+    lead: list[Block]
+    sections: list[tuple[str, list[Block]]]
+    figures: list[EmbeddedFigure]
+    assumptions: list[AssumptionSection]
+    sources_note: str
+    reproduce: list[tuple[str, str]]
+
+
+FIGURE_TITLES = {
+    "morris": (
+        "Morris screening: how far each assumption moves the outcomes",
+        "Scatter charts of the Morris statistics of each uncertain key, one panel per "
+        "outcome (best split, metric at the best, regrets): mu* (mean absolute elementary "
+        "effect) across, sigma (the effects' spread: interactions, non-linearity) up; keys "
+        "far to the right move the outcome most.",
+    ),
+    "sobol": (
+        "Sobol' indices: the share of each outcome's variance due to each assumption",
+        "Bar charts of the first-order (S1) and total (ST) Sobol' indices of each uncertain "
+        "key with their bootstrap intervals, one panel per outcome.",
+    ),
+    "tornado": (
+        "Tornado: the best split with each assumption at the ends of its range",
+        "Tornado chart: for each uncertain key, the outcome with the key at the low and at "
+        "the high end of its range and every other key at its centre, widest bar on top.",
+    ),
+}
+
+
+def sensitivity_report(
+    ds: xr.Dataset,
+    analysis: xr.Dataset,
+    report_markdown: str,
+    figures: Sequence[tuple[str, Figure]],
+    sources: Mapping[str, Any] | None = None,
+    run_name: str = "",
+) -> SensitivityReport:
+    """The report of a sensitivity run.
+
+    Parameters
+    ----------
+    ds : its results (dims point, split, replicate; the design in its attrs).
+    analysis : its sensitivity.nc (indices, per-point outcomes, tornado, rules).
+    report_markdown : :func:`splitsim.sensitivity.report.format_report` of ``analysis``
+        as Markdown: a title, an introduction, then "## " sections of text, lists, tables.
+    figures : (stem, Figure) of :func:`splitsim.sensitivity.plots.figures`.
+    """
+    scenario = dataset_scenario(ds)
+    head, *parts = report_markdown.split("\n## ")
+    lead = _markdown_blocks("\n".join(head.splitlines()[1:]))  # without the "# " title
+    sections = []
+    for part in parts:
+        title, _, body = part.partition("\n")
+        sections.append((title.strip(), _markdown_blocks(body)))
+    embedded = [
+        embed(figure, *FIGURE_TITLES.get(stem, (stem, f"Chart {stem} of the sensitivity run.")))
+        for stem, figure in figures
+    ]
+    attrs = ds.attrs
+    versions = [
+        f"{name.removesuffix('_version')} {attrs[name]}"
+        for name in PROVENANCE_ATTRS
+        if name.endswith("_version") and name in attrs
+    ]
+    reproduce = [
+        ("command line", str(attrs.get("command_line") or "(not recorded)")),
+        (
+            "seed, engine, versions",
+            f"root seed {attrs.get('root_seed')}, {ds.sizes['point']:,} points x "
+            f"{ds.sizes['split']:,} splits x {ds.sizes['replicate']:,} replicates, engine "
+            f"{attrs.get('engine')}; {', '.join(versions)}",
+        ),
+        ("scenario hash", str(attrs.get("scenario_hash"))),
+    ]
+    return SensitivityReport(
+        title=f"What moves the best split: {scenario.name}",
+        description=scenario.description,
+        lead=lead,
+        sections=sections,
+        figures=embedded,
+        assumptions=assumption_sections(scenario, sources, {}),
+        sources_note=""
+        if sources
+        else "This run kept no scenario files, so the sources of the values are not shown; "
+        "the values are the scenario as run (scenario.toml in the run folder).",
+        reproduce=reproduce,
+    )
+
+
+def _markdown_blocks(text: str) -> list[Block]:
+    """Paragraphs, lists ("- " items) and tables ("|" rows) of simple Markdown text."""
+    blocks: list[Block] = []
+    for chunk in re.split(r"\n\s*\n", text.strip()):
+        lines = [line for line in chunk.splitlines() if line.strip()]
+        if not lines:
+            continue
+        if all(line.lstrip().startswith("|") for line in lines):
+            header, rows = _markdown_table(chunk)
+            blocks.append(Block("table", (header, [Row(r.cells) for r in rows])))
+        elif all(line.lstrip().startswith("- ") for line in lines):
+            blocks.append(Block("ul", [line.lstrip()[2:] for line in lines]))
+        else:
+            blocks.append(Block("p", " ".join(line.strip() for line in lines)))
+    return blocks

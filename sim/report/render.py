@@ -22,8 +22,10 @@ from splitsim.optimize import adaptive as adaptive_search
 from splitsim.optimize import output as optimize_output
 from splitsim.report import content
 from splitsim.results import store
-from splitsim.results.dataset import SIMULATED
+from splitsim.results.dataset import DESIGN_ATTR, SIMULATED
 from splitsim.results.summary import SweepSummary, summarize
+from splitsim.sensitivity import plots as sensitivity_plots
+from splitsim.sensitivity.report import format_report as sensitivity_markdown
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 BACKTEST_MARKER = store.WEEKLY_CSV  # a backtest's run folder has weekly.csv, no scenario.toml
@@ -90,6 +92,36 @@ def render_search(
     except (UnicodeDecodeError, ValueError) as err:
         raise ReportError(f"{str(folder)!r}: the search's files are damaged: {err}") from None
     return _render("search.html.j2", report)
+
+
+def render_sensitivity(
+    run_dir: str | os.PathLike, ds: xr.Dataset, sources: Mapping[str, Any] | None = None
+) -> str:
+    """The HTML report of a sensitivity run's folder: its indices, tornado and discovery
+    rules (from sensitivity.nc), its figures, assumptions and how to reproduce it."""
+    folder = Path(run_dir)
+    try:
+        analysis = store.read_sensitivity(folder)
+    except store.RunFolderError:
+        raise ReportError(
+            f"{str(folder)!r} is a sensitivity run without its analysis ({store.SENSITIVITY_FILE}"
+            f" is missing): finish it with: splitsim sensitivity {folder / store.SCENARIO_FILE} "
+            f"--resume {folder}"
+        ) from None
+    report = content.sensitivity_report(
+        ds,
+        analysis,
+        sensitivity_markdown(analysis, style="markdown"),
+        sensitivity_plots.figures(analysis),
+        sources,
+        str(folder),
+    )
+    return _render("sensitivity.html.j2", report)
+
+
+def is_sensitivity(ds: xr.Dataset) -> bool:
+    """True for a sensitivity run's dataset (a point design, not a grid of cells)."""
+    return DESIGN_ATTR in ds.attrs
 
 
 def is_search(ds: xr.Dataset) -> bool:
@@ -174,7 +206,9 @@ def write_run_report(
     else:
         folder = store.open_run_folder(folder)
         ds = store.load_results(folder, UNUSED_VARIABLES) if dataset is None else dataset
-        if is_search(ds):
+        if is_sensitivity(ds):
+            html = render_sensitivity(folder, ds, store.read_scenario_sources(folder))
+        elif is_search(ds):
             html = render_search(folder, ds, store.read_scenario_sources(folder))
         else:
             summary = summarize(ds, objective=objective) if summary is None else summary
