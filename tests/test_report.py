@@ -348,6 +348,10 @@ def test_optimize_writes_a_one_page_report_of_its_search(tmp_path):
     again = CliRunner().invoke(cli, ["report", str(run)])
     assert again.exit_code == 0, again.output
     assert (run / store.REPORT_FILE).read_bytes() == first
+    compared = CliRunner().invoke(
+        cli, ["report", str(run), str(run), "-o", str(tmp_path / "c.html")]
+    )
+    assert compared.exit_code == 2 and "adaptive search" in compared.output, compared.output
     skipped = CliRunner().invoke(cli, [*args[:3], str(tmp_path / "n"), *args[4:], "--no-report"])
     assert skipped.exit_code == 0, skipped.output
     (other,) = (tmp_path / "n").iterdir()

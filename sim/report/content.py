@@ -679,13 +679,16 @@ def compare_report(
         cell = summary.cells[main_cell(ds, summary)]
         row = cell.table.loc[cell.best_split]
         near = cell.near_optimal
+        choice = _choice_text(cell.decision)  # a policy sweep's best is its key's value
         rows.append(
             Row(
                 [
                     label,
                     scenario.description,
-                    split_percent(cell.best_split),
-                    f"{split_percent(min(near))} to {split_percent(max(near))}" if near else "-",
+                    choice(cell.best_split),
+                    _range_text(cell.decision, min(near), max(near))
+                    if near and min(near) < max(near)
+                    else (choice(near[0]) if near else "-"),
                     f"{row['p_best']:.2f}",
                     format_money(row["decision_mean"], scenario.currency),
                 ]

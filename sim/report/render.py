@@ -222,7 +222,20 @@ def write_compare_report(
     out: str | os.PathLike,
     objective: str = "mean",
 ) -> Path:
-    """Write the report comparing several runs' datasets to ``out``; return its path."""
+    """Write the report comparing several runs' datasets to ``out``; return its path.
+
+    Raises
+    ------
+    ReportError : one of them is an adaptive search or a sensitivity run (no
+        per-split decision curve to compare; each has its own one-run report).
+    """
+    for ds, label in zip(datasets, labels, strict=True):
+        if is_search(ds) or is_sensitivity(ds):
+            kind = "an adaptive search" if is_search(ds) else "a sensitivity run"
+            raise ReportError(
+                f"{label} is {kind}: it has no per-split decision curve to compare; write "
+                "its own report with: splitsim report RUN_DIR"
+            )
     target = store.report_path(out)
     summaries = [summarize(ds, objective=objective) for ds in datasets]
     return store.write_report(target, render_compare(datasets, labels, summaries))
