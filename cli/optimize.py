@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from splitsim.cli.after_run import report_after_run
 from splitsim.cli.options import (
     InvalidInput,
     check_results_root,
@@ -22,7 +23,6 @@ from splitsim.cli.options import (
     set_option,
     tolerance_option,
 )
-from splitsim.cli.sweep import report_after_run
 from splitsim.engines.base import SWEEP_DEFAULT_ENGINE
 from splitsim.model.scenario_files import load_scenario, source_files
 from splitsim.optimize.output import FIGURE_FILE, report_lines, write_run

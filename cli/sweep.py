@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import click
-import xarray as xr
 from click.core import ParameterSource
 
+from splitsim.cli.after_run import report_after_run
 from splitsim.cli.crash import one_line, write_error_log
 from splitsim.cli.options import (
     InvalidInput,
@@ -37,7 +37,6 @@ from splitsim.optimize.adaptive import report_lines as adaptive_report
 from splitsim.optimize.search import OptimizeError
 from splitsim.optimize.selection import DEFAULT_CONFIDENCE, DEFAULT_TOLERANCE
 from splitsim.plots.files import PLOTS_DIR, cells_to_draw, write_plots
-from splitsim.report.render import write_run_report
 from splitsim.results.dataset import DESIGN_ATTR, adaptive_refusal, stopped_early
 from splitsim.results.run_folder import (
     DEFAULT_RESULTS_ROOT,
@@ -353,32 +352,6 @@ def _draw_plots(result: SweepResult) -> None:
 def _write_report(result: SweepResult) -> bool:
     """Write RUN_DIR/report.html; a failure keeps the results and says how to retry."""
     return report_after_run(result.run_dir, result.dataset, result.summary)
-
-
-def report_after_run(run_dir: Path, dataset: xr.Dataset, summary=None) -> bool:
-    """Write a finished run's report.html (a sweep's, or an adaptive search's); a
-    failure keeps the results, says how to retry and returns False."""
-    again = f"splitsim report {shlex.quote(str(run_dir))}"
-    try:
-        path = write_run_report(run_dir, dataset=dataset, summary=summary)
-    except KeyboardInterrupt:
-        click.echo(
-            f"\nresults are in {run_dir}/; writing the report was interrupted; write it "
-            f"with: {again}",
-            err=True,
-        )
-        raise click.exceptions.Exit(130) from None
-    except Exception as err:
-        log = write_error_log(err, sys.argv, run_dir)
-        traceback_note = f" (the full traceback is in {log})" if log else ""
-        click.echo(
-            f"\nresults are in {run_dir}/; writing the report failed: {one_line(err)}; write "
-            f"it again with: {again}{traceback_note}",
-            err=True,
-        )
-        return False
-    click.echo(f"Report in {path}")
-    return True
 
 
 @click.command(

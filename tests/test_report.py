@@ -588,7 +588,7 @@ def test_a_report_failure_keeps_the_sweep_s_results(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("no room for the report")
 
-    monkeypatch.setattr("splitsim.cli.sweep.write_run_report", broken)
+    monkeypatch.setattr("splitsim.cli.after_run.write_run_report", broken)
     result = CliRunner().invoke(
         cli,
         ["sweep", str(write_scenario(tmp_path)), *SWEEP, "--out", str(tmp_path / "r"), "--quiet"],
