@@ -138,3 +138,27 @@ def test_screenshots_and_a_print_of_at_most_three_pages(run, tmp_path):
     first_page = " ".join(reader.pages[0].extract_text().split())
     assert " ".join(sentence.split()) in first_page
     assert "How to reproduce" in " ".join(reader.pages[-1].extract_text().split())
+
+
+@pytest.fixture(scope="module")
+def search(tmp_path_factory) -> Path:
+    """An optimize run folder: its page embeds plots/optimize.png (a PNG, not an SVG)."""
+    folder = tmp_path_factory.mktemp("search")
+    result = CliRunner().invoke(
+        cli,
+        ["optimize", str(BASELINE), *[a for s in TINY_WARM for a in ("--set", s)],
+         "--set", "run.replicates=20", "--splits", "0:1:0.25", "--engine", "fast",
+         "--jobs", "1", "--out", str(folder), "--quiet"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (run_dir,) = folder.iterdir()
+    return run_dir
+
+
+def test_a_search_s_page_renders_decoded_and_fits_a_phone(search, tmp_path):
+    wanted = ["recommendation", "how-sure", "figures", "candidates", "assumptions", "reproduce"]
+    seen = probe(search, tmp_path, 1200)
+    assert [s for s in seen["sections"] if s in wanted] == wanted
+    assert len(seen["images"]) == 1 and all(c and w > 0 and h > 0 for c, w, h in seen["images"])
+    phone = probe(search, tmp_path, PHONE_WIDTH)
+    assert phone["phone"] and phone["width"] <= phone["viewport"]
