@@ -69,7 +69,7 @@ Examples:
 @fixed_parameters_option
 @scenario_errors
 def run(scenario_file, split, seed, replicate, engine, overrides, fixed_parameters):
-    scenario = load_scenario(scenario_file, overrides)
+    scenario = load_scenario(scenario_file, overrides, fixed_parameters)
     if fixed_parameters:
         scenario = fixed_scenario(scenario, {})
     try:
@@ -107,7 +107,7 @@ def run(scenario_file, split, seed, replicate, engine, overrides, fixed_paramete
 @set_option
 @scenario_errors
 def facts(scenario_file, replicates, seed, overrides):
-    scenario = load_scenario(scenario_file, overrides)
+    scenario = load_scenario(scenario_file, overrides, fixed_parameters=True)
     if scenario.uncertain:
         click.echo(
             f"note: [uncertain] ({', '.join(scenario.uncertain)}) is not drawn: facts "

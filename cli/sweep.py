@@ -183,7 +183,7 @@ def sweep(
     tolerance,
     quiet,
 ):
-    scenario = load_scenario(scenario_file, overrides)
+    scenario = load_scenario(scenario_file, overrides, fixed_parameters)
     ctx = click.get_current_context()
     if not adaptive:
         for name in ("confidence", "tolerance"):

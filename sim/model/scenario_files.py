@@ -102,17 +102,29 @@ def shown(value: Any, limit: int = MAX_SHOWN) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
+def load_scenario(
+    path: str | Path, overrides: Iterable[str] = (), fixed_parameters: bool = False
+) -> Scenario:
     """Read, merge and validate a scenario file with optional ``key=value`` overrides.
 
     Parameters
     ----------
     path : path of the TOML scenario file.
     overrides : ``dotted.key=value`` strings, each value parsed as TOML.
+    fixed_parameters : the caller runs the nominal values (``--fixed-parameters``), so an
+        override may set a key of the ``[uncertain]`` table: it is the value run.
+
+    Raises
+    ------
+    ScenarioError : the file, a key or a value is wrong; or, unless ``fixed_parameters``,
+        an override sets a key that is drawn per replicate (:func:`drawn_override_problems`):
+        its value would be silently replaced by the draws.
     """
     raw, origin = read_merged(Path(path))
+    set_keys = []
     for text in overrides:
         key, value = parse_override(text)
+        set_keys.append(key)
         if isinstance(value, Mapping) or key.split(".")[0] in KEYED_TABLES:
             set_dotted(raw, key, value)  # a table given whole replaces the table
         else:
@@ -128,7 +140,46 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
             k: src for k, src in origin.items() if k in present and not k.startswith(f"{key}.")
         }
         origin[key] = SET_SOURCE
-    return validate(raw, origin, default_source=str(path))
+    scenario = validate(raw, origin, default_source=str(path))
+    if not fixed_parameters:
+        problems = drawn_override_problems(scenario, set_keys, origin, str(path))
+        if problems:
+            raise ScenarioError(problems)
+    return scenario
+
+
+def drawn_override_problems(
+    scenario: Scenario, set_keys: Iterable[str], origin: Mapping[str, str], default_source: str
+) -> list[str]:
+    """One line per ``--set`` of a key that the scenario's ``[uncertain]`` table draws.
+
+    Each replicate replaces such a key with its draw, so the value given would only reach
+    ``--fixed-parameters`` runs: refused, naming the two ways to say what is meant (set
+    the key's distribution, or run the nominal values with ``--fixed-parameters``).
+    A table set whole (``--set customers.churn_hazard={...}``) covers its drawn keys. A key
+    whose distribution is also given by ``--set`` is accepted: both were said on purpose
+    (the value is then the nominal one, used by ``--fixed-parameters``).
+    """
+    problems = []
+    for key in set_keys:
+        if key.split(".")[0] in KEYED_TABLES:
+            continue
+        for drawn in scenario.uncertain:
+            if drawn != key and not drawn.startswith(key + "."):
+                continue
+            source = _source_of(f"uncertain.{drawn}", origin, default_source)
+            if source == SET_SOURCE:
+                continue  # the distribution is given too: the value set is the nominal one
+            value = get_dotted(scenario_table(scenario), drawn)
+            problems.append(
+                f"{SET_SOURCE} {cut(key)}: {drawn} is drawn per replicate (uncertain.{drawn} "
+                f"in {source}), so the value set here would be ignored by the draws; change "
+                f'its distribution instead, e.g. --set \'uncertain.{drawn}={{dist="uniform", '
+                f"low={value:g}, high={value:g}}}' to fix it at {value:g} while the other keys "
+                "are drawn, or add --fixed-parameters to run every uncertain key at its "
+                "scenario value (this one as set)"
+            )
+    return problems
 
 
 def read_merged(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, dict[str, str]]:
