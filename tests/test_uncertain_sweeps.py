@@ -310,3 +310,33 @@ def test_run_with_fixed_parameters_runs_the_set_value_of_a_drawn_key(tmp_path):
     plain = CliRunner().invoke(cli, ["run", str(BASELINE), *args])
     assert fixed.exit_code == 0, fixed.output
     assert fixed.output == plain.output
+
+
+def test_a_combination_of_draws_no_key_breaks_alone_is_refused_before_any_folder(tmp_path):
+    # each ramp end is valid alone, but some replicates draw ramp_end below ramp_start
+    scenario = tmp_path / "joint.toml"
+    stage = BASELINE.parent / "new_business_stage.toml"
+    scenario.write_text(
+        f'extends = "{stage.as_posix()}"\n[uncertain]\n'
+        '"strategy.ramp_start" = { dist = "uniform", low = 0.0, high = 3400.0 }\n'
+        '"strategy.ramp_end" = { dist = "uniform", low = 600.0, high = 4000.0 }\n'
+    )
+    loaded = load_scenario(scenario)  # valid key by key
+    drawn = draw_values(loaded.uncertain, 11, range(20))
+    bad = [k for k, (start, end) in enumerate(drawn) if end <= start]
+    assert bad, "the seed must give a refused replicate for this test to mean anything"
+    out = tmp_path / "results"
+    args = ["sweep", str(scenario), "--replicates", "20", "--seed", "11", "--quiet"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out)])  # refused before simulating
+    assert result.exit_code == 2, result.output
+    first = bad[0]
+    start, end = drawn[first]
+    assert (
+        f"uncertain: replicate {first} draws strategy.ramp_start = {start:.6g}, "
+        f"strategy.ramp_end = {end:.6g}, which is not allowed: ramp_end {end:g} must be above "
+        f"ramp_start {start:g}"
+    ) in " ".join(result.output.split())
+    if len(bad) > 3:
+        assert f"and {len(bad) - 3} more refused replicates" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
