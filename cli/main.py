@@ -32,6 +32,7 @@ EXAMPLES = """
 Examples:
   splitsim sweep scenarios/baseline.toml          # the main job: every split, 1000 replicates
   splitsim sweep scenarios/new_business.toml --replicates 200
+  splitsim optimize scenarios/baseline.toml        # the best split from few replicates
   splitsim compare results/baseline-* results/new_business-*
   splitsim run scenarios/baseline.toml --split 0.3
   splitsim facts scenarios/baseline.toml

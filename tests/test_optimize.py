@@ -454,3 +454,31 @@ def test_the_library_finds_the_best_policy_as_the_command_does():
     assert 0 <= result.best.candidate[0] <= 1 and 500 <= result.best.candidate[1] <= 2000
     with pytest.raises(OptimizeError):
         splitsim.find_best_policy(scenario, budget_range="2000:500")
+
+
+def test_the_command_gives_the_same_report_and_dataset_with_jobs_1_and_2(tmp_path):
+    """Same seed, --jobs 1 vs 2: the printed report (but the wall time and paths) and the
+    dataset are identical."""
+    outputs, datasets = [], []
+    for jobs in ("1", "2"):
+        out = tmp_path / jobs
+        args = ["optimize", str(BASELINE), "--out", str(out), "--jobs", jobs, "--quiet"]
+        args += ["--seed", "11", "--splits", "0:1:0.25"]
+        for override in (*TINY_WARM, "run.replicates=40"):
+            args += ["--set", override]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        outputs.append(
+            [
+                line
+                for line in result.output.splitlines()
+                if not line.startswith(("Wall time", "Results in", "Plots in"))
+            ]
+        )
+        (run_dir,) = out.iterdir()
+        datasets.append(load_results(run_dir))
+    assert outputs[0] == outputs[1]
+    for name in datasets[0].data_vars:
+        np.testing.assert_array_equal(
+            datasets[0][name].values, datasets[1][name].values, err_msg=name
+        )

@@ -150,7 +150,7 @@ def decision_curve(
             x, bands.terminal_mean, color=OKABE_ITO["reddish_purple"], lw=1.4,
             linestyle=(0, (1, 1)), label="mean terminal value (part)", gid="terminal_mean",
         )  # fmt: skip
-    _near_optimal_span(metric_ax, x, bands.near_optimal)
+    _near_optimal_span(metric_ax, x, bands.near_optimal, "splits" if policy is None else "values")
     _saturation_span(metric_ax, x, bands.saturation_split)
     _effective_split_axis(metric_ax, x, bands.effective_split)
     if policy is None:  # the rules of thumb are shares of the budget
@@ -552,14 +552,16 @@ def _rule_lines(ax: Axes, labelled: bool, tagged: bool = True) -> None:
             )
 
 
-def _near_optimal_span(ax: Axes, x: np.ndarray, near: Sequence[float]) -> None:
-    """Shade the near-optimal splits (not significantly below the best)."""
-    if not near:
+def _near_optimal_span(
+    ax: Axes, x: np.ndarray, near: Sequence[float], what: str = "splits"
+) -> None:
+    """Shade the near-optimal splits, or policy values (not significantly below the best)."""
+    if not near or np.isnan(np.asarray(near, dtype=float)).all():
         return
     half = _grid_step(x) / 2
     ax.axvspan(
         min(near) - half, max(near) + half, color=OKABE_ITO["yellow"], alpha=0.18, lw=0,
-        label="near-optimal splits",
+        label=f"near-optimal {what}",
         gid="near_optimal",
     )  # fmt: skip
 
