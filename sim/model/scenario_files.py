@@ -16,10 +16,18 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
-from splitsim.model.distributions import DISTRIBUTIONS, describe, extreme_draws, support
+from splitsim.model.distributions import (
+    CORRELATION_EIGEN_FLOOR,
+    DISTRIBUTIONS,
+    correlation_groups,
+    describe,
+    extreme_draws,
+    support,
+)
 from splitsim.model.scenario import GammaRate, Scenario, cap_reason
 
 SET_SOURCE = "--set"
@@ -37,7 +45,13 @@ MAX_OVERRIDE_LENGTH = 100_000
 NOT_SWEEPABLE = ("name", "description", "currency", "run", "sweep", "strategy.retention_share")
 # Keys that cannot take a distribution: besides those that cannot be swept, the
 # calendar and the horizon (whole numbers that shape the arrays) and the table itself.
-NOT_UNCERTAIN = (*NOT_SWEEPABLE, "uncertain", "horizon_months", "start_month")
+NOT_UNCERTAIN = (
+    *NOT_SWEEPABLE,
+    "uncertain",
+    "uncertain_correlation",
+    "horizon_months",
+    "start_month",
+)
 # Tables keyed by dotted keys (a value each), not nested scenario tables.
 KEYED_TABLES = ("sweep", "uncertain")
 # Swept values must not change the shape of the arrays every cell of a sweep shares.
@@ -505,6 +519,43 @@ def uncertain_problems(
         problem = _support_problem(plain, key, parameter, field)
         if problem:
             problems.append(f"{where}: {describe(parameter)} {problem}")
+    return problems + correlation_problems(scenario, origin, default_source)
+
+
+def correlation_problems(
+    scenario: Scenario, origin: Mapping[str, str], default_source: str
+) -> list[str]:
+    """What is wrong with the scenario's ``[[uncertain_correlation]]`` list, one line each.
+
+    Each pair's keys must be in ``[uncertain]``, a pair is given once, and each group of
+    keys linked by pairs must have a positive definite correlation matrix (pairs not
+    given are 0): otherwise no joint normal has those correlations (e.g. rho(a, b) =
+    rho(b, c) = 0.9 with rho(a, c) = -0.9).
+    """
+    source = _source_of("uncertain_correlation", origin, default_source)
+    problems, seen = [], set()
+    for number, pair in enumerate(scenario.uncertain_correlation, start=1):
+        where = f"{source}: uncertain_correlation #{number} ({' ~ '.join(map(cut, pair.keys))})"
+        missing = [key for key in pair.keys if key not in scenario.uncertain]
+        if missing:
+            problems.append(
+                f"{where}: {', '.join(map(cut, missing))} not in [uncertain]; a correlation "
+                "links two keys that are drawn (give each its distribution there)"
+            )
+        elif frozenset(pair.keys) in seen:
+            problems.append(f"{where}: this pair is given twice; give it once")
+        seen.add(frozenset(pair.keys))
+    if problems:
+        return problems
+    for keys, matrix in correlation_groups(
+        list(scenario.uncertain), scenario.uncertain_correlation
+    ):
+        if np.linalg.eigvalsh(matrix)[0] <= CORRELATION_EIGEN_FLOOR:
+            problems.append(
+                f"{source}: uncertain_correlation: the correlations among {', '.join(keys)} "
+                "are not consistent (their matrix is not positive definite: no joint "
+                "distribution has them); lower the largest |rho| or fix their signs"
+            )
     return problems
 
 
@@ -684,12 +735,13 @@ def unknown_key_message(key: str) -> str:
 def scenario_table(scenario: Scenario) -> dict:
     """The scenario as a plain nested dict without unset optional values.
 
-    An empty ``uncertain`` table is left out, so that a scenario without one has the
-    same text (and hash) as before the table existed.
+    An empty ``uncertain`` table (or ``uncertain_correlation`` list) is left out, so that
+    a scenario without one has the same text (and hash) as before the table existed.
     """
     table = scenario.model_dump(mode="python", exclude_none=True)
-    if not table.get("uncertain"):
-        table.pop("uncertain", None)
+    for name in ("uncertain", "uncertain_correlation"):
+        if not table.get(name):
+            table.pop(name, None)
     return table
 
 

@@ -34,7 +34,7 @@ from splitsim.model.scenario_files import (
     with_value,
 )
 from splitsim.model.strategy import takes_split
-from splitsim.model.uncertainty import draw_values, fixed_scenario, warmup_keys
+from splitsim.model.uncertainty import fixed_scenario, scenario_draws, warmup_keys
 
 MAX_SEED = 2**63 - 1  # the root seed is stored as a 64-bit integer attribute
 SPLITS_SOURCE, SWEEP_SOURCE = "--splits", "--sweep"
@@ -290,6 +290,7 @@ def plan_sweep(
     raw = scenario_table(scenario)
     if fixed_parameters:
         raw.pop("uncertain", None)
+        raw.pop("uncertain_correlation", None)
     run = raw.setdefault("run", {})
     origin = {}
     if splits is not None:
@@ -361,7 +362,7 @@ def check_drawn_replicates(plan: SweepPlan) -> None:
         return
     keys = list(uncertain)
     past_keys = warmup_keys(keys)
-    rows = draw_values(uncertain, plan.root_seed, range(plan.replicates))
+    rows = scenario_draws(plan.scenario, plan.root_seed, range(plan.replicates))
     problems, refused = [], 0
     for _, values in plan.cells():
         main, warmup = plan.cell_scenario(values), plan.warmup_scenario(values)
