@@ -10,6 +10,7 @@ from splitsim.cli.options import (
     Share,
     engine_option,
     fixed_parameters_option,
+    note_fixed_parameters,
     replicates_option,
     scenario_argument,
     scenario_errors,
@@ -70,6 +71,7 @@ Examples:
 @scenario_errors
 def run(scenario_file, split, seed, replicate, engine, overrides, fixed_parameters):
     scenario = load_scenario(scenario_file, overrides, fixed_parameters)
+    note_fixed_parameters(scenario, fixed_parameters, scenario_file)
     if fixed_parameters:
         scenario = fixed_scenario(scenario, {})
     try:

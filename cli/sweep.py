@@ -19,6 +19,7 @@ from splitsim.cli.options import (
     engine_option,
     fixed_parameters_option,
     jobs_option,
+    note_fixed_parameters,
     objective_option,
     record_run_dir,
     replicates_option,
@@ -184,6 +185,7 @@ def sweep(
     quiet,
 ):
     scenario = load_scenario(scenario_file, overrides, fixed_parameters)
+    note_fixed_parameters(scenario, fixed_parameters, scenario_file)
     ctx = click.get_current_context()
     if not adaptive:
         for name in ("confidence", "tolerance"):

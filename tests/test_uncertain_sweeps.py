@@ -340,3 +340,18 @@ def test_a_combination_of_draws_no_key_breaks_alone_is_refused_before_any_folder
         assert f"and {len(bad) - 3} more refused replicates" in result.output
     assert "Traceback" not in result.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_fixed_parameters_without_an_uncertain_table_says_it_changes_nothing(tmp_path, command):
+    options = ["--split", "0.3"] if command == "run" else OPTIONS[:-1] + ["--out", str(tmp_path)]
+    args = [command, str(BASELINE), *SMALL, *options]
+    fixed = CliRunner().invoke(cli, [*args, "--fixed-parameters"])
+    note = (
+        f"note: --fixed-parameters changes nothing: {BASELINE} has no [uncertain] table "
+        "(its values are fixed already)"
+    )
+    assert fixed.exit_code == 0 and note in fixed.stderr, fixed.output
+    if command == "run":  # the note is all that differs
+        plain = CliRunner().invoke(cli, args)
+        assert note not in plain.stderr and fixed.stdout == plain.stdout
