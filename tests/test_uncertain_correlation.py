@@ -21,7 +21,12 @@ from sweep_helpers import BASELINE, TINY_WARM
 
 from splitsim.cli.main import cli
 from splitsim.model.distributions import LogNormal, Triangular, Uniform
-from splitsim.model.scenario_files import ScenarioError, load_scenario, scenario_toml
+from splitsim.model.scenario_files import (
+    ScenarioError,
+    load_scenario,
+    scenario_from_toml,
+    scenario_toml,
+)
 from splitsim.model.uncertainty import (
     Correlation,
     draw_values,
@@ -31,6 +36,8 @@ from splitsim.model.uncertainty import (
     scenario_draws,
     uncertainty_lines,
 )
+from splitsim.results.dataset import parameter_uncertainty
+from splitsim.sweep.plan import plan_sweep
 
 SHAPE, RATE, CAC = (
     "customers.churn_hazard.shape",
@@ -185,3 +192,16 @@ def test_sensitivity_says_it_ignores_the_correlations(tmp_path):
     assert "note: 1 [[uncertain_correlation]] pairs are ignored: Morris and Sobol' assume" in (
         result.output
     )
+
+
+def test_the_stored_scenario_reads_back_and_the_dataset_says_the_keys_are_correlated(tmp_path):
+    scenario = load_scenario(corr_file(tmp_path, pair(SHAPE, RATE, 0.8)), TINY_WARM)
+    again = scenario_from_toml(scenario_toml(scenario))  # what a resume reads
+    assert again == scenario
+    plan = plan_sweep(scenario, replicates=20, splits="0,1")
+    assert plan.scenario.uncertain_correlation == scenario.uncertain_correlation
+    assert "3 uncertain keys drawn per replicate (1 pairs correlated by a Gaussian copula)" in (
+        parameter_uncertainty(plan)
+    )
+    fixed = plan_sweep(scenario, replicates=20, splits="0,1", fixed_parameters=True)
+    assert not fixed.scenario.uncertain and not fixed.scenario.uncertain_correlation

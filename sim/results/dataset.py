@@ -309,9 +309,11 @@ def parameter_uncertainty(plan: SweepPlan) -> str:
     if not scenario.uncertain:
         return "none: every replicate uses the scenario's values"
     keys = ", ".join(scenario.uncertain)
+    pairs = len(scenario.uncertain_correlation)
+    linked = f" ({pairs} pairs correlated by a Gaussian copula)" if pairs else ""
     return (
-        f"{len(scenario.uncertain)} uncertain keys drawn per replicate, the same at every "
-        f"split and in every cell: {keys}"
+        f"{len(scenario.uncertain)} uncertain keys drawn per replicate{linked}, the same at "
+        f"every split and in every cell: {keys}"
     )
 
 
