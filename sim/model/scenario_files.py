@@ -190,7 +190,7 @@ def drawn_override_problems(
                 f"in {source}), so the value set here would be ignored by the draws; change "
                 f'its distribution instead, e.g. --set \'uncertain.{drawn}={{dist="uniform", '
                 f"low={value:g}, high={value:g}}}' to fix it at {value:g} while the other keys "
-                "are drawn, or add --fixed-parameters to run every uncertain key at its "
+                "are drawn, or add --fixed-parameters (sweep, run) to run every uncertain key at its "
                 "scenario value (this one as set)"
             )
     return problems
