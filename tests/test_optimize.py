@@ -33,6 +33,7 @@ from splitsim.optimize.adaptive import adaptive_sweep
 from splitsim.optimize.output import optimization_dataset, report_lines, write_run
 from splitsim.optimize.search import (
     OptimizeError,
+    fresh_evaluation,
     optimize,
     parse_budget_range,
     plan_search,
@@ -181,6 +182,65 @@ def test_budget_range_parses():
 
 
 # -- the search on the simulator -------------------------------------------------------------
+class NoiseRecords:
+    """CandidateRecords' interface on synthetic values: candidate c's replicate k is
+    means[c] + a common term of replicate k (sd 1, the CRN) + its own noise (sd 1)."""
+
+    def __init__(self, means, seed):
+        self.means = np.asarray(means, dtype=float)
+        self.seed = seed
+        self.count = {}
+
+    def _values(self, candidate, stop):
+        rng = np.random.default_rng(self.seed)
+        common = rng.normal(size=stop)
+        own = rng.normal(size=(len(self.means), stop))
+        return self.means[candidate[0]] + common + own[candidate[0]]
+
+    def ensure(self, candidates, replicates):
+        for candidate in candidates:
+            self.count[candidate] = max(self.count.get(candidate, 0), replicates)
+
+    def metric(self, candidate, replicates=None):
+        values = self._values(candidate, max(self.count.values()))
+        return values[: self.count[candidate] if replicates is None else replicates]
+
+
+def test_the_fresh_block_measures_the_chosen_policy_without_the_winners_curse():
+    """Five candidates of equal expectation; the search keeps the best of four challengers
+    on replicates 0..29 and compares it with the grid leader (candidate 0). On those
+    replicates its paired gain is biased upward: it is the maximum of four mean
+    differences, each N(0, 2/30), pairwise correlation 1/2, so its expectation is
+    sqrt(1/2) 1.0294 sqrt(2/30) = 0.188 (1.0294: the expected maximum of 4 independent
+    standard normals). On the fresh block the gain is unbiased (|mean| within 3 SE of 0)
+    and its 95 % CI covers 0 in 0.95 of the runs, within 3 binomial SE."""
+    runs, n = 400, 30
+    fresh_gain, old_gain, fresh_cover, old_cover = [], [], 0, 0
+    for run in range(runs):
+        records = NoiseRecords(np.zeros(5), seed=run)
+        records.ensure([(c,) for c in range(5)], n)
+        chosen = max(((c,) for c in range(1, 5)), key=lambda c: records.metric(c, n).mean())
+        old = records.metric(chosen, n) - records.metric((0,), n)
+        old_half = 2.045 * old.std(ddof=1) / math.sqrt(n)  # t quantile, 29 degrees
+        old_gain.append(old.mean())
+        old_cover += abs(old.mean()) <= old_half
+        fresh = fresh_evaluation(records, chosen, (0,), n, 0.95)
+        assert fresh.start == n and fresh.best.replicates == n
+        gain, low, high = fresh.difference
+        np.testing.assert_allclose(
+            gain, (records.metric(chosen)[n:] - records.metric((0,))[n:]).mean()
+        )
+        fresh_gain.append(gain)
+        fresh_cover += low <= 0 <= high
+    se = math.sqrt(2 / n / runs)  # SE of the average gain across runs
+    assert abs(np.mean(fresh_gain)) < Z * se
+    bias = math.sqrt(0.5) * 1.0294 * math.sqrt(2 / n)  # the winner's curse the block removes
+    assert abs(np.mean(old_gain) - bias) < Z * np.std(old_gain, ddof=1) / math.sqrt(runs)
+    p = 0.95
+    assert abs(fresh_cover / runs - p) < Z * math.sqrt(p * (1 - p) / runs)
+    assert old_cover < fresh_cover
+
+
 def tiny_plan(replicates=200, splits="0:1:0.25", engine="fast"):
     scenario = load_scenario(BASELINE, TINY_WARM)
     return plan_sweep(scenario, splits=splits, replicates=replicates, seed=11, engine=engine)
@@ -202,6 +262,16 @@ def test_the_search_simulates_the_sweeps_replicates_bit_for_bit():
         np.testing.assert_array_equal(ours[simulated], theirs[simulated], err_msg=name)
     assert np.isnan(ds["decision_metric"].values[~simulated]).all()
     assert result.total_replicates == int(simulated.sum())
+    # the reported figures: the sweep's replicates of the fresh block, above every
+    # replicate the selection and the refinement used
+    start, size = result.fresh_start, result.best.replicates
+    assert start >= max(int(result.selection.replicates.max()), result.refinement.replicates)
+    block = sweep["decision_metric"].values[..., start : start + size]
+    chosen = splits.index(result.best.candidate[0])
+    leader = splits.index(result.grid[result.selection.best][0])
+    assert result.best.mean == pytest.approx(float(block[chosen].mean()), rel=1e-12)
+    gain = float((block[chosen] - block[leader]).mean())
+    assert result.difference[0] == pytest.approx(gain, rel=1e-12, abs=1e-9)
 
 
 def test_same_seed_same_report_and_dataset_whatever_the_jobs():

@@ -124,6 +124,8 @@ def _settings(result: OptimizeResult) -> dict:
         "optimize_best_mean": result.best.mean,
         "optimize_best_mean_low": result.best.low,
         "optimize_best_mean_high": result.best.high,
+        "optimize_fresh_start": result.fresh_start,
+        "optimize_fresh_replicates": result.best.replicates,
     }
     for decision, value in zip(result.decisions, best, strict=True):
         attrs[f"optimize_best_{decision.key}"] = float(value)
@@ -227,9 +229,13 @@ def report_lines(result: OptimizeResult, run_dir: str | os.PathLike | None = Non
             for d, lo, hi in zip(result.decisions, low, high, strict=True)
         )
         lines.append(f"  {level} bootstrap interval of the optimum's location: {ranges}")
+    fresh = (
+        f"{result.best.replicates:,} fresh replicates ({result.fresh_start} to "
+        f"{result.fresh_start + result.best.replicates - 1}, none used to choose it)"
+    )
     lines.append(
         f"  mean decision metric {result.best.mean:,.0f} ({level} CI {result.best.low:,.0f} to "
-        f"{result.best.high:,.0f}) on {result.best.replicates:,} replicates"
+        f"{result.best.high:,.0f}) on {fresh}"
     )
     keys = [d.key for d in result.decisions]
     if BUDGET_KEY in keys:
@@ -250,7 +256,7 @@ def report_lines(result: OptimizeResult, run_dir: str | os.PathLike | None = Non
         diff, lo, hi = result.difference
         lines.append(
             f"  against the best grid point ({_policy_text(result, leader)}) on the same "
-            f"replicates: {diff:+,.0f} ({level} paired CI {lo:+,.0f} to {hi:+,.0f})"
+            f"fresh replicates: {diff:+,.0f} ({level} paired CI {lo:+,.0f} to {hi:+,.0f})"
         )
     lines += [
         "",
@@ -291,12 +297,13 @@ def report_lines(result: OptimizeResult, run_dir: str | os.PathLike | None = Non
         lines.append(
             f"Refinement: quadratic surrogate on {len(refinement.points)} points around the "
             f"leader, {refinement.replicates} paired replicates each ({refinement.rounds} round"
-            f"{'s' if refinement.rounds > 1 else ''}), then the optimum simulated on them."
+            f"{'s' if refinement.rounds > 1 else ''}); the optimum is chosen on them."
         )
     grid_total = len(result.grid) * plan.replicates
     lines += [
         "",
-        f"Replicates simulated: {result.total_replicates:,} candidate-replicates in all "
+        f"Replicates simulated: {result.total_replicates:,} candidate-replicates in all, the "
+        f"fresh block included "
         f"(the full grid at run.replicates = {plan.replicates} would be {grid_total:,}: "
         f"{result.total_replicates / grid_total:.1%} of it).",
         f"Wall time: {result.wall_seconds:.1f} s"
