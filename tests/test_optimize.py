@@ -118,6 +118,22 @@ def test_selection_picks_the_best_with_at_least_the_confidence():
     )
 
 
+def test_the_zone_says_how_uncertain_its_first_stage_mean_is():
+    """delta is set from the first stage's leader mean (n0 = 20 replicates, sd 1 around
+    10): the selection reports that mean's relative standard error, sd / sqrt(20) / 10 =
+    0.022, exactly as computed from the first-stage replicates, and the report says the
+    zone came from the replicates the elimination uses."""
+    means = np.array([10.1] + [10.0] * 4)
+    sampler = normal_sampler(means, 1.0, 0.5, seed=3)
+    result = select_best(sampler, 5, confidence=0.95, tolerance=0.009)
+    first = sampler(np.arange(5), 0, 20)
+    leader = first[int(np.argmax(first.mean(axis=1)))]
+    expected = leader.std(ddof=1) / math.sqrt(20) / abs(leader.mean())
+    assert result.delta == pytest.approx(0.009 * abs(leader.mean()), rel=1e-12)
+    assert result.delta_relative_se == pytest.approx(expected, rel=1e-12)
+    assert 0.5 * 0.022 < result.delta_relative_se < 1.5 * 0.022
+
+
 def test_elimination_drops_the_best_at_most_alpha_of_the_time():
     """Means 10.1, 10.0, 9.9, ... (spread out, the zone about 0.092 below every gap): the
     best is eliminated in at most alpha = 5 % of runs, up to 3 binomial standard errors
@@ -262,6 +278,8 @@ def test_the_search_simulates_the_sweeps_replicates_bit_for_bit():
         np.testing.assert_array_equal(ours[simulated], theirs[simulated], err_msg=name)
     assert np.isnan(ds["decision_metric"].values[~simulated]).all()
     assert result.total_replicates == int(simulated.sum())
+    text = "\n".join(report_lines(result))
+    assert "fresh replicates" in text and "set from the first stage's leader mean" in text
     # the reported figures: the sweep's replicates of the fresh block, above every
     # replicate the selection and the refinement used
     start, size = result.fresh_start, result.best.replicates

@@ -269,7 +269,10 @@ def report_lines(result: OptimizeResult, run_dir: str | os.PathLike | None = Non
         lines.append(
             f"  Guarantee: P(correct selection) >= {result.confidence:g} when the best grid "
             f"point is at least {selection.delta:,.0f} better than every other; points closer "
-            "than that are within the tolerance, and any of them may be selected."
+            "than that are within the tolerance, and any of them may be selected. That zone "
+            f"was set from the first stage's leader mean (relative SE "
+            f"{selection.delta_relative_se:.1%}), the replicates the elimination then uses, "
+            "while the theorem fixes it in advance: the guarantee is approximate to that extent."
         )
     else:
         lines.append(
