@@ -26,7 +26,7 @@ from splitsim.model.closed_forms import (
     expected_acquisition_metric,
     optimal_acquisition_split,
 )
-from splitsim.model.scenario import Scenario
+from splitsim.model.scenario import Scenario, SplitRange
 from splitsim.model.scenario_files import load_scenario
 from splitsim.optimize import refine
 from splitsim.optimize.adaptive import adaptive_sweep
@@ -496,13 +496,29 @@ def test_policy_scenario_replaces_another_kind_with_the_policys_defaults():
     assert policy_scenario(scenario, "constant") is scenario
     with pytest.raises(OptimizeError):
         policy_scenario(scenario, "sometimes")
+    # the constant kind's split grid does not follow it to another kind (it would be
+    # refused there): a scenario with its own run.splits can still search a stage rule
+    gridded = load_scenario(BASELINE, [*TINY_WARM, "run.splits=[0.1, 0.2]"])
+    assert policy_scenario(gridded, "stage").run.splits == SplitRange()
+    assert math.isnan(plan_search(gridded, "stage").splits[0])
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
         (["--policy", "schedule", "--budget-range", "500:2000"], "two decisions"),
-        (["--policy", "stage", "--splits", "0:1:0.5"], "split grid"),
+        (["--policy", "stage", "--splits", "0:1:0.5"], "leave --splits out"),
+        (
+            [
+                "--policy",
+                "target_spend",
+                "--set",
+                "run.splits=[0.1, 0.2]",
+                "--set",
+                'strategy={kind="target_spend", spend_per_customer=1.0}',
+            ],
+            "leave run.splits out",
+        ),
         (["--policy", "often"], "--policy"),
     ],
 )

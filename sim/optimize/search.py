@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from scipy import stats
 
 from splitsim.model.outcome import VARIABLES
-from splitsim.model.scenario import Scenario
+from splitsim.model.scenario import Scenario, SplitRange
 from splitsim.model.scenario_files import scenario_table
 from splitsim.model.strategy import takes_split
 from splitsim.optimize import refine
@@ -49,7 +49,7 @@ from splitsim.optimize.selection import (
 )
 from splitsim.optimize.simulate import CandidateGroup, CandidateTask, simulate_candidates
 from splitsim.sweep.executors import Executor, make_executor
-from splitsim.sweep.plan import SweepPlan, plan_sweep
+from splitsim.sweep.plan import SPLITS_SOURCE, SweepPlan, plan_sweep
 
 SPLIT = "split"
 BUDGET_KEY = "budget.monthly"
@@ -151,6 +151,8 @@ def policy_scenario(scenario: Scenario, policy: str) -> Scenario:
         table["spend_per_customer"] = 0.0
     raw = scenario_table(scenario)
     raw["strategy"] = table
+    if policy != "constant":  # the split grid belongs to the constant kind
+        raw.get("run", {}).pop("splits", None)
     try:
         return Scenario.model_validate(raw)
     except ValidationError as err:  # pragma: no cover - every table above is valid
@@ -545,7 +547,18 @@ def plan_search(
     OptimizeError : an unknown policy.
     PlanError : bad options (e.g. --splits with a policy other than constant).
     """
-    return plan_sweep(policy_scenario(scenario, policy), splits=splits, seed=seed, engine=engine)
+    searched = policy_scenario(scenario, policy)
+    if policy != "constant":
+        # the split grid is the constant policy's search grid; say so in optimize's terms
+        # (the sweep's own refusal suggests --sweep, which optimize does not have)
+        where = SPLITS_SOURCE if splits is not None else "run.splits"
+        if splits is not None or searched.run.splits != SplitRange():
+            raise OptimizeError(
+                f"{where}: the split grid is the search grid of --policy constant only; "
+                f"--policy {policy} searches {' and '.join(POLICY_KEYS[policy])} on its own "
+                f"grid: leave {where} out"
+            )
+    return plan_sweep(searched, splits=splits, seed=seed, engine=engine)
 
 
 def _product(grids: list[tuple[float, ...]]) -> list[tuple[float, ...]]:
