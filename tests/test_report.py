@@ -283,6 +283,15 @@ def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing half-written
 
 
+def test_a_missing_run_folder_is_named_and_no_option_is_blamed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["report", "nonexist"])
+    assert result.exit_code == 2, result.output
+    assert "run folder 'nonexist' does not exist" in result.output
+    assert "-o" not in result.output and "create it first" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_adaptive_search_gets_no_per_split_report(finished, tmp_path):
     ds = store.load_results(finished)
     stopped = xr.ones_like(ds["decision_metric"], dtype=bool)

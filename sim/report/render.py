@@ -134,6 +134,8 @@ def write_run_report(
         folder = folder.parent  # the run's results file names its folder too
     elif folder.is_file():
         raise store.RunFolderError(f"{str(folder)!r} is a file, not a run folder")
+    elif not folder.is_dir():  # say so before checking -o, which defaults to inside it
+        raise store.RunFolderError(f"run folder {str(folder)!r} does not exist")
     target = store.report_path(folder / store.REPORT_FILE if out is None else out)
     if is_backtest_folder(folder):
         html = render_backtest(folder)
