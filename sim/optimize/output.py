@@ -228,7 +228,10 @@ def report_lines(result: OptimizeResult, run_dir: str | os.PathLike | None = Non
             f"{d.key} {lo:.4g} to {hi:.4g}"
             for d, lo, hi in zip(result.decisions, low, high, strict=True)
         )
-        lines.append(f"  {level} bootstrap interval of the optimum's location: {ranges}")
+        lines.append(
+            f"  {level} bootstrap interval of the optimum's location: {ranges} (given the "
+            "quadratic over one grid step each side; its misfit is not included)"
+        )
     fresh = (
         f"{result.best.replicates:,} fresh replicates ({result.fresh_start} to "
         f"{result.fresh_start + result.best.replicates - 1}, none used to choose it)"
