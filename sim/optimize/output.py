@@ -449,7 +449,8 @@ def optimize_figure(result: OptimizeResult) -> Figure:
         ms=18,
         color=OKABE_ITO["black"],
         markerfacecolor=OKABE_ITO["yellow"],
-        label=f"best: {_policy_text(result, best.candidate)}",
+        label=f"best: {_policy_text(result, best.candidate)}; its mean on "
+        f"{best.replicates} fresh replicates",
     )
     if x_key == SPLIT:
         ax.set_xlabel(SHARE_TO_RETENTION)
