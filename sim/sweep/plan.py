@@ -532,6 +532,22 @@ def check_engine(engine: str) -> None:
         raise PlanError(f"engine {shown(engine)} is unknown; options are {list(ENGINES)}")
 
 
+def policy_sweep_hint(strategy) -> str:
+    """How to sweep a strategy of a kind other than constant: an example of its own keys."""
+    if strategy.kind == "schedule" and strategy.steps is not None:
+        return (
+            "Sweep those instead (strategy.steps cannot be swept: give the schedule as a "
+            "ramp, start_share, end_share and ramp_months, and sweep e.g. "
+            "--sweep 'strategy.ramp_months=[6, 12, 24]')"
+        )
+    example = {
+        "schedule": "strategy.ramp_months=[6, 12, 24]",
+        "stage": "strategy.above_share=[0.15, 0.2, 0.3]",
+        "target_spend": "strategy.spend_per_customer=[0.5, 1, 2]",
+    }.get(strategy.kind, "strategy.<key>=[...]")
+    return f"Sweep those instead (e.g. --sweep '{example}')"
+
+
 def check_plan(scenario: Scenario, splits_given: bool = False) -> None:
     """Refuse designs the results cannot hold (shape-changing sweeps, huge seeds).
 
@@ -544,9 +560,8 @@ def check_plan(scenario: Scenario, splits_given: bool = False) -> None:
         where = SPLITS_SOURCE if splits_given else "run.splits"
         raise PlanError(
             f"{where}: the split grid sets the share of strategy.kind = 'constant' only; "
-            f"kind '{strategy.kind}' sets the share each month from its own keys. Sweep "
-            "those instead (e.g. --sweep 'strategy.ramp_months=[6, 12, 24]'), or leave "
-            f"{where} out"
+            f"kind '{strategy.kind}' sets the share each month from its own keys. "
+            f"{policy_sweep_hint(strategy)}, or leave {where} out"
         )
     for key in scenario.sweep:
         if key in SHAPE_KEYS:
