@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from splitsim.cli.after_run import report_after_run
 from splitsim.cli.options import (
     InvalidInput,
     check_results_root,
@@ -23,7 +24,7 @@ from splitsim.cli.options import (
     tolerance_option,
 )
 from splitsim.engines.base import SWEEP_DEFAULT_ENGINE
-from splitsim.model.scenario_files import load_scenario
+from splitsim.model.scenario_files import load_scenario, source_files
 from splitsim.optimize.output import FIGURE_FILE, report_lines, write_run
 from splitsim.optimize.search import (
     POLICIES,
@@ -35,7 +36,7 @@ from splitsim.optimize.search import (
 from splitsim.optimize.selection import DEFAULT_CONFIDENCE, DEFAULT_TOLERANCE
 from splitsim.plots.files import PLOTS_DIR
 from splitsim.results.run_folder import DEFAULT_RESULTS_ROOT
-from splitsim.results.store import RunFolderError
+from splitsim.results.store import REPORT_FILE, RunFolderError, write_scenario_sources
 from splitsim.sweep.executors import available_cores
 from splitsim.sweep.plan import PlanError
 
@@ -86,7 +87,8 @@ def _budget_range(ctx, param, value):
     "a quadratic surrogate around the leader for the optimum between grid points. Prints "
     "the best policy, its interval, its mean and gain over the best grid point measured on "
     "fresh replicates the search never used, P(correct selection), the replicates spent, and "
-    "writes a run folder (results.nc, summary.md, summary.csv, plots/).\n" + OPTIMIZE_EXAMPLES,
+    "writes a run folder (results.nc, summary.md, summary.csv, plots/, report.html).\n"
+    + OPTIMIZE_EXAMPLES,
 )
 @scenario_argument
 @click.option(
@@ -141,6 +143,12 @@ def _budget_range(ctx, param, value):
     help="Results root; the run gets a new folder in it, created if missing "
     f"(default: {DEFAULT_RESULTS_ROOT}/).",
 )
+@click.option(
+    "--no-report",
+    is_flag=True,
+    help=f"Do not write RUN_DIR/{REPORT_FILE}, the one-page HTML report (splitsim report "
+    "writes it later).",
+)
 @click.option("--quiet", is_flag=True, help="No progress line.")
 @scenario_errors
 def optimize_command(
@@ -156,6 +164,7 @@ def optimize_command(
     engine,
     overrides,
     out,
+    no_report,
     quiet,
 ):
     scenario = load_scenario(scenario_file, overrides)
@@ -177,6 +186,7 @@ def optimize_command(
         )
         status.close()
         run = write_run(result, root, command_line(click.get_current_context()))
+        write_scenario_sources(run.run_dir, source_files(scenario_file), overrides)
     except (PlanError, OptimizeError, RunFolderError) as err:
         raise InvalidInput(str(err)) from None
     except OSError as err:
@@ -186,3 +196,5 @@ def optimize_command(
     record_run_dir(run.run_dir)
     click.echo("\n".join(report_lines(result, run.run_dir)))
     click.echo(f"Plots in {run.run_dir / PLOTS_DIR}/ ({FIGURE_FILE})")
+    if not no_report and not report_after_run(run.run_dir, run.dataset):
+        raise click.exceptions.Exit(1)

@@ -41,7 +41,9 @@ Examples:
     "to reproduce it. The file is self-contained (figures and style inside it, no network "
     "needed): it can be e-mailed, read on a phone and printed in two or three pages.\n\n"
     f"One RUN_DIR (or its {RESULTS_FILE}): its report, by default RUN_DIR/{REPORT_FILE} (a sweep writes it itself "
-    "unless --no-report). A backtest's run folder gets its tracking plot and table. "
+    "unless --no-report). A backtest's run folder gets its tracking plot and table; an "
+    "optimize or sweep --adaptive folder gets what the search found and its figure; a "
+    "sensitivity folder gets its indices, tornado, discovery rules and figures. "
     "Several RUN_DIRs: one report comparing them, by default "
     "compare-<scenario>-<scenario>.html in the current folder.\n" + REPORT_EXAMPLES
 )

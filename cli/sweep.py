@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from splitsim.cli.after_run import report_after_run
 from splitsim.cli.crash import one_line, write_error_log
 from splitsim.cli.options import (
     InvalidInput,
@@ -37,8 +38,7 @@ from splitsim.optimize.adaptive import report_lines as adaptive_report
 from splitsim.optimize.search import OptimizeError
 from splitsim.optimize.selection import DEFAULT_CONFIDENCE, DEFAULT_TOLERANCE
 from splitsim.plots.files import PLOTS_DIR, cells_to_draw, write_plots
-from splitsim.report.render import write_run_report
-from splitsim.results.dataset import adaptive_refusal, stopped_early
+from splitsim.results.dataset import DESIGN_ATTR, adaptive_refusal, stopped_early
 from splitsim.results.run_folder import (
     DEFAULT_RESULTS_ROOT,
     ResumeRefused,
@@ -53,12 +53,17 @@ from splitsim.results.store import (
     REPORT_FILE,
     RESULTS_FILE,
     RESULTS_ZARR,
+    SENSITIVITY_FILE,
+    SENSITIVITY_MD,
     STORE_FORMATS,
     ProvenanceError,
     RunFolderError,
     load_results,
+    read_sensitivity,
+    write_scenario_sources,
 )
 from splitsim.results.summary import format_summary, summarize
+from splitsim.sensitivity.report import format_report as format_sensitivity
 from splitsim.sweep.executors import DaskExecutor, DaskUnavailable, MissingExtra, available_cores
 from splitsim.sweep.plan import PlanError, plan_sweep
 
@@ -200,8 +205,9 @@ def sweep(
             raise click.UsageError(
                 "--adaptive selects the highest mean decision metric: --objective mean only"
             )
+        sources = ScenarioSources(source_files(scenario_file), tuple(overrides))
         _adaptive(scenario, splits, replicates, seed, engine, sweeps, jobs, out, confidence,
-                  tolerance)  # fmt: skip
+                  tolerance, sources, no_report)  # fmt: skip
         return
     sources = None if resume else ScenarioSources(source_files(scenario_file), tuple(overrides))
     if dask is not None and jobs is not None:
@@ -279,7 +285,10 @@ def sweep(
         raise click.exceptions.Exit(1)
 
 
-def _adaptive(scenario, splits, replicates, seed, engine, sweeps, jobs, out, confidence, tolerance):
+def _adaptive(
+    scenario, splits, replicates, seed, engine, sweeps, jobs, out, confidence, tolerance,
+    sources, no_report,
+):  # fmt: skip
     """`sweep --adaptive`: the grid with sequential selection per cell (splitsim.optimize)."""
     root = DEFAULT_RESULTS_ROOT if out is None else out
     if out is None:
@@ -296,6 +305,7 @@ def _adaptive(scenario, splits, replicates, seed, engine, sweeps, jobs, out, con
             command_line=command_line(click.get_current_context()),
         )
         run_dir = write_adaptive_run(result, root)
+        write_scenario_sources(run_dir, sources.files, sources.overrides)
     except (PlanError, OptimizeError, RunFolderError) as err:
         raise InvalidInput(str(err)) from None
     except OSError as err:
@@ -303,6 +313,8 @@ def _adaptive(scenario, splits, replicates, seed, engine, sweeps, jobs, out, con
     record_run_dir(run_dir)
     click.echo("\n".join(adaptive_report(result, run_dir)))
     click.echo(f"Plots in {run_dir / PLOTS_DIR}/ ({FIGURE_FILE})")
+    if not no_report and not report_after_run(run_dir, result.dataset):
+        raise click.exceptions.Exit(1)
 
 
 def _connect(executor: DaskExecutor) -> None:
@@ -341,30 +353,7 @@ def _draw_plots(result: SweepResult) -> None:
 
 def _write_report(result: SweepResult) -> bool:
     """Write RUN_DIR/report.html; a failure keeps the results and says how to retry."""
-    run_dir = result.run_dir
-    if stopped_early(result.dataset):
-        return True  # an adaptive search: summary.md is its report
-    again = f"splitsim report {shlex.quote(str(run_dir))}"
-    try:
-        path = write_run_report(run_dir, dataset=result.dataset, summary=result.summary)
-    except KeyboardInterrupt:
-        click.echo(
-            f"\nresults are in {run_dir}/; writing the report was interrupted; write it "
-            f"with: {again}",
-            err=True,
-        )
-        raise click.exceptions.Exit(130) from None
-    except Exception as err:
-        log = write_error_log(err, sys.argv, run_dir)
-        traceback_note = f" (the full traceback is in {log})" if log else ""
-        click.echo(
-            f"\nresults are in {run_dir}/; writing the report failed: {one_line(err)}; write "
-            f"it again with: {again}{traceback_note}",
-            err=True,
-        )
-        return False
-    click.echo(f"Report in {path}")
-    return True
+    return report_after_run(result.run_dir, result.dataset, result.summary)
 
 
 @click.command(
@@ -389,11 +378,31 @@ def summary(run_dir, style, objective):
         raise InvalidInput(str(err)) from None
     if stopped_early(dataset):
         raise InvalidInput(adaptive_refusal(run_dir, "the sweep summary"))
+    if DESIGN_ATTR in dataset.attrs:  # a sensitivity run: its points are not a sweep's cells
+        _sensitivity_summary(run_dir, style)
+        return
     result = summarize(dataset, objective=objective)
     if style == "csv":
         click.echo(result.frame().to_csv(index=False), nl=False)
     else:
         click.echo(format_summary(result, style=style), nl=False)
+
+
+def _sensitivity_summary(run_dir: str, style: str) -> None:
+    """Print a sensitivity run's report (its indices, tornado and rules), as sensitivity.md."""
+    folder = Path(run_dir)
+    folder = folder.parent if folder.is_file() or folder.suffix == ".zarr" else folder
+    if style == "csv":
+        raise InvalidInput(
+            f"{run_dir} holds a sensitivity run: its points are not a sweep's cells, so it has "
+            f"no per-split CSV summary; its indices are in {folder / SENSITIVITY_FILE} and its "
+            f"report in {folder / SENSITIVITY_MD} (or --format text / markdown)"
+        )
+    try:
+        analysis = read_sensitivity(folder)
+    except RunFolderError as err:
+        raise InvalidInput(f"{err}: finish the sensitivity run with --resume {folder}") from None
+    click.echo(format_sensitivity(analysis, style=style), nl=False)
 
 
 def _inside(run_dir: str, root: str) -> bool:

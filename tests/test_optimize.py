@@ -576,7 +576,7 @@ def test_the_command_gives_the_same_report_and_dataset_with_jobs_1_and_2(tmp_pat
             [
                 line
                 for line in result.output.splitlines()
-                if not line.startswith(("Wall time", "Results in", "Plots in"))
+                if not line.startswith(("Wall time", "Results in", "Plots in", "Report in"))
             ]
         )
         (run_dir,) = out.iterdir()

@@ -22,7 +22,7 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 from matplotlib.figure import Figure
-from sweep_helpers import BASELINE
+from sweep_helpers import BASELINE, ROOT, TINY, TINY_WARM
 
 from splitsim.cli.main import cli
 from splitsim.model.scenario_files import load_scenario, source_files
@@ -34,7 +34,6 @@ from splitsim.report.assumptions import (
     key_sources,
 )
 from splitsim.results import store
-from splitsim.results.dataset import SIMULATED
 from splitsim.results.summary import (
     format_money,
     near_optimal_splits,
@@ -129,6 +128,11 @@ def test_every_figure_is_embedded_with_alt_text(tree):
 
 
 def test_nothing_outside_the_file_is_referenced(page, tree):
+    assert_self_contained(page, tree)
+
+
+def assert_self_contained(page: str, tree) -> None:
+    """No script, no outside URL in the page, its CSS or its embedded figures."""
     for element in tree.iter():
         tag = element.tag.replace(NAMESPACE, "")
         assert tag not in ("script", "link", "iframe", "object", "embed", "base"), tag
@@ -139,6 +143,8 @@ def test_nothing_outside_the_file_is_referenced(page, tree):
     assert "url(" not in styles and "@import" not in styles
     assert not re.search(r"(?:https?|ftp)://", re.sub(r"data:[^\"]+", "", page))
     for image in find(tree, "img"):  # nor inside the figures (namespaces are not fetched)
+        if image.get("src").startswith("data:image/png;"):
+            continue  # pixels: nothing in them is fetched
         svg = base64.b64decode(image.get("src").split(",", 1)[1]).decode()
         assert not re.search(r"href=\"(?!#)", svg)
 
@@ -292,14 +298,155 @@ def test_a_missing_run_folder_is_named_and_no_option_is_blamed(tmp_path, monkeyp
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_adaptive_search_gets_no_per_split_report(finished, tmp_path):
-    ds = store.load_results(finished)
-    stopped = xr.ones_like(ds["decision_metric"], dtype=bool)
-    stopped[0, -1] = False  # the first split was stopped before its last replicate
-    ds[SIMULATED] = stopped
-    with pytest.raises(render.ReportError, match="adaptive search"):
-        render.write_run_report(finished, tmp_path / "r.html", dataset=ds)
-    assert not (tmp_path / "r.html").exists()
+# -- an adaptive search: splitsim optimize, sweep --adaptive (review item 6) ---------------------
+SEARCH_SETTINGS = ["--jobs", "1", "--engine", "fast", "--splits", "0:1:0.25"] + [
+    part for value in TINY_WARM for part in ("--set", value)
+]
+
+
+def check_search_page(run: Path, figure: str) -> object:
+    """The search's report.html: valid, self-contained, its figure the one in plots/."""
+    page = (run / store.REPORT_FILE).read_text(encoding="utf-8")
+    tree = html5lib.HTMLParser(strict=True).parse(page)
+    assert_self_contained(page, tree)
+    (image,) = find(tree, "img")
+    assert image.get("src") == "data:image/png;base64," + base64.b64encode(
+        (run / "plots" / figure).read_bytes()
+    ).decode("ascii")
+    assert len(image.get("alt")) > 80
+    order = [e.get("id") for e in tree.iter() if e.tag == f"{NAMESPACE}section"]
+    wanted = ["recommendation", "how-sure", "figures", "assumptions", "reproduce"]
+    assert [s for s in order if s in wanted] == wanted
+    # the scenario files were kept: the assumptions name the --set overrides as sources
+    assert "--set horizon_months=4" in text_of(by_id(tree, "assumptions"))
+    assert "--seed" in text_of(by_id(tree, "reproduce"))  # the command line as given
+    return tree
+
+
+def test_optimize_writes_a_one_page_report_of_its_search(tmp_path):
+    args = ["optimize", str(BASELINE), "--out", str(tmp_path / "o"), "--seed", "11"]
+    args += [*SEARCH_SETTINGS, "--set", "run.replicates=40", "--quiet"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "o").iterdir()
+    assert f"Report in {run / store.REPORT_FILE}" in result.output
+    tree = check_search_page(run, "optimize.png")
+    summary_md = (run / store.SUMMARY_MD).read_text(encoding="utf-8")
+    best_line = next(line for line in summary_md.splitlines() if line.startswith("Best policy:"))
+    assert text_of(by_id(tree, "recommendation-sentence")) == best_line
+    facts = text_of(by_id(tree, "recommendation-facts"))
+    assert "mean decision metric" in facts and "95% CI" in facts  # the optimum's interval
+    sure = text_of(by_id(tree, "how-sure"))
+    assert "Guarantee: P(correct selection) >= 0.95" in sure  # what the selection guarantees
+    assert "Replicates simulated:" in sure  # what it spent
+    rows = list(by_id(tree, "candidates-table").iter(f"{NAMESPACE}tr"))[1:]
+    assert len(rows) == len(pd.read_csv(run / store.SUMMARY_CSV))
+    assert sum(r.get("class") == "best" for r in rows) == 1
+    # `splitsim report` writes the same page again; --no-report writes none
+    first = (run / store.REPORT_FILE).read_bytes()
+    (run / store.REPORT_FILE).unlink()
+    again = CliRunner().invoke(cli, ["report", str(run)])
+    assert again.exit_code == 0, again.output
+    assert (run / store.REPORT_FILE).read_bytes() == first
+    compared = CliRunner().invoke(
+        cli, ["report", str(run), str(run), "-o", str(tmp_path / "c.html")]
+    )
+    assert compared.exit_code == 2 and "adaptive search" in compared.output, compared.output
+    skipped = CliRunner().invoke(cli, [*args[:3], str(tmp_path / "n"), *args[4:], "--no-report"])
+    assert skipped.exit_code == 0, skipped.output
+    (other,) = (tmp_path / "n").iterdir()
+    assert (other / store.SUMMARY_MD).is_file() and not (other / store.REPORT_FILE).exists()
+
+
+def test_sweep_adaptive_writes_a_one_page_report_of_its_search(tmp_path):
+    args = ["sweep", str(BASELINE), "--adaptive", "--tolerance", "0.02", "--replicates", "40"]
+    args += ["--seed", "3", *SEARCH_SETTINGS, "--out", str(tmp_path), "--quiet"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    (run,) = tmp_path.iterdir()
+    tree = check_search_page(run, "adaptive.png")
+    sentence = text_of(by_id(tree, "recommendation-sentence"))
+    assert sentence.startswith("Best split ") and "split-replicates" in sentence
+    sure = text_of(by_id(tree, "how-sure"))
+    assert "P(correct selection) >= 0.95" in sure and "Replicates simulated:" in sure
+
+
+def test_a_search_without_its_summary_is_refused_with_exit_2(tmp_path):
+    args = ["sweep", str(BASELINE), "--adaptive", "--replicates", "20", "--seed", "3"]
+    args += [*SEARCH_SETTINGS, "--out", str(tmp_path / "a"), "--quiet", "--no-report"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    (run,) = (tmp_path / "a").iterdir()
+    assert not (run / store.REPORT_FILE).exists()
+    (run / store.SUMMARY_MD).unlink()
+    result = CliRunner().invoke(cli, ["report", str(run)])
+    assert result.exit_code == 2 and "summary.md is missing" in result.output, result.output
+    assert not (run / store.REPORT_FILE).exists()
+
+
+# -- a sensitivity run (review item 8) ----------------------------------------------------------
+UNCERTAIN = f"""extends = "{BASELINE}"
+name = "tiny_uncertain"
+horizon_months = 4
+[budget]
+monthly = 1000.0
+[initial_base]
+months = 2
+budget = 1000.0
+[uncertain]
+"customers.churn_hazard.rate" = {{ dist = "uniform", low = 1.0, high = 6.0 }}
+"economics.gross_margin" = {{ dist = "triangular", low = 0.4, mode = 0.45, high = 0.5 }}
+"""
+
+
+@pytest.fixture(scope="module")
+def sensitivity_run(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("sensitivity")
+    scenario = folder / "tiny_uncertain.toml"
+    scenario.write_text(UNCERTAIN, encoding="utf-8")
+    result = CliRunner().invoke(
+        cli,
+        ["sensitivity", str(scenario), "--samples", "4", "--splits", "0,0.3,0.6,1",
+         "--replicates", "3", "--engine", "fast", "--jobs", "1", "--out", str(folder / "r"),
+         "--quiet"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (run,) = (folder / "r").iterdir()
+    return run
+
+
+def test_a_sensitivity_run_s_report_shows_its_indices_figures_and_rules(sensitivity_run):
+    result = CliRunner().invoke(cli, ["report", str(sensitivity_run)])
+    assert result.exit_code == 0, result.output
+    page = (sensitivity_run / store.REPORT_FILE).read_text(encoding="utf-8")
+    tree = html5lib.HTMLParser(strict=True).parse(page)
+    assert_self_contained(page, tree)
+    text = text_of(find(tree, "main")[0])
+    assert "point =" not in text and "Recommendation" not in text  # no arbitrary point's split
+    headings = [text_of(h) for h in find(tree, "h2")]
+    for wanted in ("Indices of the best split", "Tornado of the best split",
+                   "Where a retention-heavy split wins", "Plots", "Assumptions"):  # fmt: skip
+        assert wanted in headings
+    analysis = store.read_sensitivity(sensitivity_run)
+    (indices,) = [t for t in find(tree, "table") if t.get("id", "").startswith("section-1-")]
+    rows = list(indices.iter(f"{NAMESPACE}tr"))[1:]
+    assert sorted(text_of(r[0]) for r in rows) == sorted(analysis["key"].values.tolist())
+    images = find(tree, "img")  # the Morris chart and the tornado, as SVG
+    assert len(images) == 2 and all(
+        i.get("src").startswith("data:image/svg+xml;base64,") for i in images
+    )
+    assert "Morris" in images[0].get("alt") and "Tornado" in images[1].get("alt")
+    assert analysis.attrs["discovery_note"].split(":")[0] in text  # the discovery rules
+
+
+def test_summary_of_a_sensitivity_run_prints_its_report_not_one_table_per_point(
+    sensitivity_run,
+):
+    result = CliRunner().invoke(cli, ["summary", str(sensitivity_run), "--format", "markdown"])
+    assert result.exit_code == 0, result.output
+    assert result.output == (sensitivity_run / "sensitivity.md").read_text(encoding="utf-8")
+    assert "point = " not in result.output
+    refused = CliRunner().invoke(cli, ["summary", str(sensitivity_run), "--format", "csv"])
+    assert refused.exit_code == 2 and "sensitivity.md" in refused.output, refused.output
 
 
 def test_compare_report_of_two_runs(finished, tmp_path):
@@ -337,11 +484,111 @@ def test_a_swept_run_gets_the_heat_map_and_how_the_best_split_moves(tmp_path):
     assert text_of(by_id(document, "recommendation-sentence")) == own["recommendation"]
 
 
+# -- a policy sweep: the strategy sets the share, a strategy.* key is the decision --------------
+STAGE = ROOT / "scenarios" / "new_business_stage.toml"
+# a ramp the tiny shop's targeted base crosses in its 4 months, so the policies differ
+TINY_STAGE = [*TINY, "strategy.ramp_start=10", "strategy.ramp_end=200"]
+
+
+def run_policy_sweep(folder: Path, *options: str) -> tuple[Path, str, object]:
+    """`splitsim sweep` of the stage scenario; return the run folder, its page and tree."""
+    settings = [part for value in TINY_STAGE for part in ("--set", value)]
+    result = CliRunner().invoke(
+        cli,
+        ["sweep", str(STAGE), "--replicates", "6", "--engine", "simpy", "--jobs", "1",
+         *settings, "--out", str(folder / "results"), "--quiet", *options],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "writing the report failed" not in result.output
+    (run,) = (folder / "results").iterdir()
+    page = (run / store.REPORT_FILE).read_text(encoding="utf-8")
+    parser = html5lib.HTMLParser(strict=True)
+    return run, page, parser.parse(page)
+
+
+def test_a_policy_sweep_s_report_compares_the_policies(tmp_path):
+    # the README's example: the decision is strategy.above_share, not a split (review item 3)
+    run, page, tree = run_policy_sweep(tmp_path, "--sweep", "strategy.above_share=[0.15, 0.3, 0.6]")
+    assert_self_contained(page, tree)
+    table = pd.read_csv(run / store.SUMMARY_CSV)
+    assert len(table) == 3 and table["is_best"].sum() == 1
+    best = table[table["is_best"]].iloc[0]
+    sentence = text_of(by_id(tree, "recommendation-sentence"))
+    assert sentence == best["recommendation"]
+    assert sentence.startswith(f"Use strategy.above_share = {best['strategy.above_share']:g}")
+    chosen = by_id(tree, "best-split")
+    assert float(chosen.get("data-split")) == best["strategy.above_share"]
+    assert text_of(chosen) == f"strategy.above_share = {best['strategy.above_share']:g}"
+    assert float(by_id(tree, "p-best").get("data-p-best")) == best["p_best"]
+    facts = text_of(by_id(tree, "recommendation"))
+    assert "Best policy:" in facts and "Best split" not in facts and "to retention" not in facts
+    # the policy comparison: every value, with its P(best) and regret, as summary.csv has them
+    rows = [tr for tr in by_id(tree, "parts").iter(f"{NAMESPACE}tr")][1:]
+    assert [text_of(tr[0]) for tr in rows] == [
+        f"strategy.above_share = {v:g}" for v in table["strategy.above_share"]
+    ]
+    assert [text_of(tr[5]) for tr in rows] == [f"{p:.2f}" for p in table["p_best"]]
+    alternatives = by_id(tree, "alternatives")
+    headers = [text_of(th) for th in alternatives.iter(f"{NAMESPACE}th")]
+    assert headers[:2] == ["policy", "what it is"]
+    text = text_of(alternatives)
+    assert "the best policy" in text and "the scenario's own value" in text  # 0.2: off grid
+    assert "rule of thumb" not in text  # the rules are shares of the budget
+    means = dict(zip(table["strategy.above_share"], table["decision_mean"], strict=True))
+    for tr in list(alternatives.iter(f"{NAMESPACE}tr"))[1:]:
+        cells = [text_of(c) for c in tr]
+        if cells[4] != "not on the grid":  # regret = best mean - its mean, in currency
+            value = float(cells[0].split("= ")[1])
+            regret = means[best["strategy.above_share"]] - means[value]
+            assert cells[4] == format_money(regret)
+    assert "policies" in text_of(by_id(tree, "how-sure"))
+    # decision, regret and time series over the policy's values; no heat map of shares
+    images = find(tree, "img")
+    assert len(images) == 3
+    assert all(i.get("src").startswith("data:image/svg+xml;base64,") for i in images)
+    assert "strategy.above_share" in images[0].get("alt")
+    assert "swept: 0.15, 0.3, 0.6" in text_of(by_id(tree, "assumptions"))
+
+
+def test_a_policy_sweep_with_another_swept_key_lists_the_best_policy_per_cell(tmp_path):
+    run, page, tree = run_policy_sweep(
+        tmp_path,
+        *("--sweep", "strategy.above_share=[0.15, 0.6]", "--sweep", "budget.monthly=[1000, 3000]"),
+    )  # fmt: skip
+    assert_self_contained(page, tree)
+    assert len(find(tree, "img")) == 3  # no heat map: its colours would read as shares
+    swept = text_of(by_id(tree, "swept"))
+    assert re.search(
+        r"As monthly budget goes from 1,000 to 3,000, the best strategy.above_share", swept
+    )
+    rows = [tr for tr in by_id(tree, "overview").iter(f"{NAMESPACE}tr")]
+    assert "best strategy.above_share" in [text_of(th) for th in rows[0]]
+    assert len(rows) == 3
+    table = pd.read_csv(run / store.SUMMARY_CSV)
+    own = table[(table["budget.monthly"] == 1000.0) & table["is_best"]].iloc[0]  # its own budget
+    assert text_of(by_id(tree, "recommendation-sentence")) == own["recommendation"]
+
+
+def test_a_run_of_one_policy_shows_its_paths_and_compares_nothing(tmp_path):
+    run, page, tree = run_policy_sweep(tmp_path)
+    assert_self_contained(page, tree)
+    sentence = text_of(by_id(tree, "recommendation-sentence"))
+    assert sentence == pd.read_csv(run / store.SUMMARY_CSV)["recommendation"].iloc[0]
+    assert sentence.startswith("One policy was simulated")
+    ids = {e.get("id") for e in tree.iter()}
+    assert not ids & {"best-split", "p-best", "how-sure", "alternatives"}
+    (image,) = find(tree, "img")  # its time series, with the share the strategy chose
+    assert "retention share the strategy chose" in image.get("alt")
+    rows = [tr for tr in by_id(tree, "parts").iter(f"{NAMESPACE}tr")][1:]
+    assert [text_of(tr[0]) for tr in rows] == ["the scenario's strategy"]
+    assert "nan" not in text_of(find(tree, "main")[0]).lower().split()
+
+
 def test_a_report_failure_keeps_the_sweep_s_results(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("no room for the report")
 
-    monkeypatch.setattr("splitsim.cli.sweep.write_run_report", broken)
+    monkeypatch.setattr("splitsim.cli.after_run.write_run_report", broken)
     result = CliRunner().invoke(
         cli,
         ["sweep", str(write_scenario(tmp_path)), *SWEEP, "--out", str(tmp_path / "r"), "--quiet"],

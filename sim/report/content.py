@@ -19,7 +19,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,10 +38,13 @@ from splitsim.results.dataset import PROVENANCE_ATTRS, swept_dims
 from splitsim.results.summary import (
     NEAR_OPTIMAL_LEVEL,
     NEAR_OPTIMAL_SHARE,
+    ONE_STRATEGY,
+    SPLIT,
     SPLIT_TOLERANCE,
     CellSummary,
     SweepSummary,
     format_money,
+    policy_view,
     split_percent,
 )
 
@@ -105,6 +108,22 @@ class RunReport:
     heatmap: EmbeddedFigure | None = None
     moves: list[str] = field(default_factory=list)
     currency: str | None = None
+    decision: str = SPLIT  # what the rows are: 'split', the policy key, or 'strategy'
+
+    @property
+    def policy(self) -> bool:
+        """True when the strategy sets the share (a policy sweep, or one policy)."""
+        return self.decision != SPLIT
+
+    @property
+    def one_policy(self) -> bool:
+        """True for a run of one policy: nothing to compare."""
+        return self.decision == ONE_STRATEGY
+
+    @property
+    def noun(self) -> str:
+        """What is compared, in words: 'split' or 'policy'."""
+        return "split" if self.decision == SPLIT else "policy"
 
 
 # -- figures ----------------------------------------------------------------------------------
@@ -149,17 +168,11 @@ def embed_png(data: bytes, title: str, alt: str, caption: str = "") -> EmbeddedF
 def main_cell(ds: xr.Dataset, summary: SweepSummary) -> int:
     """The cell the report is about: the scenario's own values if they were swept, else
     the middle cell."""
-    dims = swept_dims(ds)
+    dims = swept_dims(policy_view(ds))  # a policy sweep's key is its decision, not a cell
     if not dims:
         return 0
     scenario = dataset_scenario(ds)
-    table = scenario.model_dump()
-    own = {}
-    for key in dims:
-        value: Any = table
-        for part in key.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        own[key] = value
+    own = {key: _key_value(scenario, key) for key in dims}
     for index, cell in enumerate(summary.cells):
         if all(_same(cell.cell[key], own[key]) for key in dims):
             return index
@@ -186,14 +199,15 @@ def run_report(
     index = main_cell(ds, summary)
     cell = summary.cells[index]
     cell_scenario = _cell_scenario(scenario, cell.cell)
-    dims = swept_dims(ds)
+    dims = swept_dims(policy_view(ds))  # the cells' keys (a policy key is the decision)
     row = cell.table.loc[cell.best_split]
     cell_text = _cell_text(cell.cell, scenario)
     near = cell.near_optimal
+    choice = _choice_text(cell.decision)
     near_text = (
-        f"{split_percent(min(near))} to {split_percent(max(near))}"
-        if near and min(near) != max(near)
-        else split_percent(cell.best_split)
+        _range_text(cell.decision, min(near), max(near))
+        if near and min(near) < max(near)  # (one policy's split is NaN: no range)
+        else choice(cell.best_split)
     )
     alternatives_header, alternatives = _alternatives(cell, cell_scenario, currency)
     parts_header, parts = _parts(cell, currency)
@@ -203,7 +217,7 @@ def run_report(
         description=scenario.description,
         cell_text=cell_text,
         recommendation=cell.recommendation,
-        best_split=split_percent(cell.best_split),
+        best_split=choice(cell.best_split),
         best_split_value=cell.best_split,
         p_best=f"{row['p_best']:.2f}",
         p_best_value=float(row["p_best"]),
@@ -218,7 +232,7 @@ def run_report(
         parts_header=parts_header,
         parts=parts,
         assumptions=assumption_sections(
-            scenario, sources, {d: [_plain(v) for v in ds[d].values] for d in dims}
+            scenario, sources, {d: [_plain(v) for v in ds[d].values] for d in swept_dims(ds)}
         ),
         sources_note=""
         if sources
@@ -226,23 +240,52 @@ def run_report(
         "Python without a file), so the sources of the values are not shown.",
         reproduce=_reproduce(ds, summary, run_name),
         currency=currency,
+        decision=cell.decision,
     )
     if dims:
         report.swept = True
         report.overview_header, report.overview, report.overview_note = _overview(
             summary, scenario, index
         )
-        report.heatmap = embed(
-            plots.best_split_heatmap(ds),
-            "Best split by swept parameter",
-            _heatmap_alt(summary, scenario),
-            kind="heatmap",
-        )
+        if cell.decision == SPLIT:  # a policy's heat map would colour its key as shares
+            report.heatmap = embed(
+                plots.best_split_heatmap(ds),
+                "Best split by swept parameter",
+                _heatmap_alt(summary, scenario),
+                kind="heatmap",
+            )
         report.moves = _moves(summary, scenario, index)
     return report
 
 
+def _key_value(scenario: Scenario, key: str) -> Any:
+    """The scenario's own value of a dotted key, or None."""
+    value: Any = scenario.model_dump()
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _range_text(decision: str, low: float, high: float) -> str:
+    """A near-optimal range: '20 % to 35 %', or 'strategy.above_share = 0.15 to 0.3'."""
+    if decision == SPLIT:
+        return f"{split_percent(low)} to {split_percent(high)}"
+    return f"{decision} = {_number(low)} to {_number(high)}"
+
+
+def _choice_text(decision: str) -> Callable[[float], str]:
+    """How a row's decision reads: a split ('25 %'), a policy key's value ('0.3'), or
+    'the scenario's strategy' for a run of one policy (its split is NaN)."""
+    if decision == SPLIT:
+        return split_percent
+    if decision == ONE_STRATEGY:
+        return lambda value: "the scenario's strategy"
+    return lambda value: f"{decision} = {_number(value)}"
+
+
 def _run_figures(ds: xr.Dataset, cell: CellSummary, currency: str | None) -> list[EmbeddedFigure]:
+    if cell.decision != SPLIT:
+        return _policy_figures(ds, cell, currency)
     table = cell.table
     row = table.loc[cell.best_split]
     best = split_percent(cell.best_split)
@@ -285,17 +328,76 @@ def _run_figures(ds: xr.Dataset, cell: CellSummary, currency: str | None) -> lis
     return [decision, regret, series]
 
 
+def _policy_figures(
+    ds: xr.Dataset, cell: CellSummary, currency: str | None
+) -> list[EmbeddedFigure]:
+    """The figures of a policy sweep (decision, regret and time series over the policy
+    key's values) or of one policy (its time series: nothing to compare)."""
+    series_alt = (
+        f"Time series over the {ds.sizes['month']} months of the horizon: active customers, "
+        "cumulative profit, monthly revenue from first and repeat orders, and the retention "
+        "share the strategy chose each month, means over replicates with bands"
+    )
+    if cell.decision == ONE_STRATEGY:
+        series = embed(
+            plots.time_series(ds, cell=cell.cell or None),
+            "Customers, profit and the strategy's share over time",
+            series_alt + ", for the one policy simulated.",
+        )
+        return [series]
+    key = cell.decision
+    table = cell.table
+    values = table.index.to_numpy()
+    best = f"{key} = {_number(cell.best_split)}"
+    money = lambda value: format_money(value, currency)  # noqa: E731
+    regrets = np.array([cell.regret_of(v) for v in values])
+    worst = int(np.argmax(regrets))
+    decision = embed(
+        plots.decision_curve(ds, cell=cell.cell or None),
+        f"Decision metric by {key}",
+        f"Line chart of the mean decision metric (NPV of profit plus terminal value) for "
+        f"each value of {key} from {_number(values.min())} to {_number(values.max())}, with "
+        f"50 % and 90 % bands over replicates. It peaks at {best} with a mean of "
+        f"{money(table.loc[cell.best_split, 'decision_mean'])}. Bars underneath give P(best) "
+        f"of each value; the best has {table.loc[cell.best_split, 'p_best']:.2f}.",
+    )
+    regret = embed(
+        plots.regret_curve(ds, cell=cell.cell or None),
+        "What each policy loses against the best",
+        f"Chart of the regret of each value of {key}: how much less its decision metric is "
+        f"than the best's ({best}), paired replicate by replicate. Regret is 0 at the best "
+        f"and largest, {money(regrets[worst])}, at {key} = {_number(values[worst])}.",
+        kind="narrow",
+    )
+    series = embed(
+        plots.time_series(ds, cell=cell.cell or None),
+        "Customers, profit and the strategy's share over time",
+        series_alt + f", for a few values of {key} ({best} among them).",
+        kind="narrow",
+    )
+    return [decision, regret, series]
+
+
 def _alternatives(
     cell: CellSummary, scenario: Scenario | None, currency: str | None
 ) -> tuple[list[str], list[Row]]:
-    """The best split against the shop's current split, the rules and the range's ends."""
+    """The best split against the shop's current split, the rules and the range's ends
+    (for a policy sweep: the best value of its key against the scenario's own value and
+    the range's ends)."""
     table = cell.table
     best_mean = float(table.loc[cell.best_split, "decision_mean"])
-    header = ["split", "what it is", "mean decision metric", "P(best)", "regret", "regret share"]
-    wanted: list[tuple[float, str, str]] = [(cell.best_split, "the best split", "best")]
-    current = getattr(getattr(scenario, "strategy", None), "retention_share", None)
-    if current is not None:
-        wanted.append((float(current), "the shop's current split", "current"))
+    noun = "split" if cell.decision == SPLIT else "policy"
+    choice = _choice_text(cell.decision)
+    header = [noun, "what it is", "mean decision metric", "P(best)", "regret", "regret share"]
+    wanted: list[tuple[float, str, str]] = [(cell.best_split, f"the best {noun}", "best")]
+    if cell.decision == SPLIT:
+        current = getattr(getattr(scenario, "strategy", None), "retention_share", None)
+        if current is not None:
+            wanted.append((float(current), "the shop's current split", "current"))
+    elif cell.decision != ONE_STRATEGY and scenario is not None:
+        current = _key_value(scenario, cell.decision)
+        if isinstance(current, int | float) and not isinstance(current, bool):
+            wanted.append((float(current), "the scenario's own value", "current"))
     for regret in cell.regrets:
         wanted.append((regret.split, f"rule of thumb {regret.rule}", "rule"))
     near = cell.near_optimal
@@ -314,14 +416,14 @@ def _alternatives(
     for split, (what, kind) in merged.items():
         regret = cell.regret_of(split)
         if math.isnan(regret):
-            rows.append(Row([split_percent(split), what, "-", "-", "not on the grid", "-"], kind))
+            rows.append(Row([choice(split), what, "-", "-", "not on the grid", "-"], kind))
             continue
         here = table.index[np.abs(table.index.to_numpy() - split) <= SPLIT_TOLERANCE][0]
         share = f"{100 * regret / best_mean:.1f} %" if best_mean > 0 else "-"
         rows.append(
             Row(
                 [
-                    split_percent(split),
+                    choice(split),
                     what,
                     format_money(table.loc[here, "decision_mean"], currency),
                     f"{table.loc[here, 'p_best']:.2f}",
@@ -335,8 +437,9 @@ def _alternatives(
 
 
 def _parts(cell: CellSummary, currency: str | None) -> tuple[list[str], list[Row]]:
+    choice = _choice_text(cell.decision)
     header = [
-        "split",
+        "split" if cell.decision == SPLIT else "policy",
         "mean decision metric",
         "NPV of horizon profit",
         "terminal value",
@@ -352,7 +455,7 @@ def _parts(cell: CellSummary, currency: str | None) -> tuple[list[str], list[Row
         rows.append(
             Row(
                 [
-                    split_percent(split),
+                    choice(split),
                     format_money(row["decision_mean"], currency),
                     format_money(row["npv_mean"], currency),
                     format_money(row["terminal_mean"], currency),
@@ -374,6 +477,7 @@ def _reproduce(ds: xr.Dataset, summary: SweepSummary, run_name: str) -> list[tup
     )
     if summary.objective != "mean":
         rerun += f" --objective {summary.objective}"
+    noun = "split" if summary.decision == SPLIT else "policy"
     versions = [
         f"{name.removesuffix('_version')} {attrs[name]}"
         for name in PROVENANCE_ATTRS
@@ -385,12 +489,12 @@ def _reproduce(ds: xr.Dataset, summary: SweepSummary, run_name: str) -> list[tup
         (
             "seed, engine, versions",
             f"root seed {attrs.get('root_seed')}, {summary.replicates:,} replicates per "
-            f"split, engine {attrs.get('engine')}; {', '.join(versions)}",
+            f"{noun}, engine {attrs.get('engine')}; {', '.join(versions)}",
         ),
         ("scenario hash", str(attrs.get("scenario_hash"))),
         (
             "definitions",
-            f"best split: {_objective_text(summary.objective)}; near-optimal: splits whose "
+            f"best {noun}: {_objective_text(summary.objective)}; near-optimal: {noun}s whose "
             f"mean is not significantly below the best's (paired one-sided t-test at "
             f"{100 * NEAR_OPTIMAL_LEVEL:g} %) or within {100 * NEAR_OPTIMAL_SHARE:g} % of it",
         ),
@@ -411,8 +515,9 @@ def _overview(
     summary: SweepSummary, scenario: Scenario, main: int
 ) -> tuple[list[str], list[Row], str]:
     keys = list(summary.cells[0].cell)
+    choice = split_percent if summary.decision == SPLIT else _number  # the header names it
     header = [_key_label(key, scenario) for key in keys] + [
-        "best split",
+        "best split" if summary.decision == SPLIT else f"best {summary.decision}",
         "near-optimal",
         "P(best)",
         "mean decision metric",
@@ -437,8 +542,8 @@ def _overview(
             Row(
                 [_value_text(key, cell.cell[key], scenario) for key in keys]
                 + [
-                    split_percent(cell.best_split),
-                    f"{split_percent(min(near))} to {split_percent(max(near))}" if near else "-",
+                    choice(cell.best_split),
+                    f"{choice(min(near))} to {choice(max(near))}" if near else "-",
                     f"{row['p_best']:.2f}",
                     format_money(row["decision_mean"], scenario.currency),
                 ],
@@ -449,9 +554,11 @@ def _overview(
 
 
 def _moves(summary: SweepSummary, scenario: Scenario, main: int) -> list[str]:
-    """One line per swept key: how the best split moves as it rises (others as in the
+    """One line per swept key: how the best split (or policy value) moves as it rises (others as in the
     report's cell)."""
     keys = list(summary.cells[0].cell)
+    subject = "split" if summary.decision == SPLIT else summary.decision
+    short = split_percent if summary.decision == SPLIT else _number
     anchor = summary.cells[main].cell
     lines = []
     for key in keys:
@@ -466,9 +573,9 @@ def _moves(summary: SweepSummary, scenario: Scenario, main: int) -> list[str]:
         label = meaning.name
         first, last = pairs[0], pairs[-1]
         bests = [b for _, b in pairs]
-        steps = " -> ".join(split_percent(b) for b in bests) if len(bests) <= 8 else ""
+        steps = " -> ".join(short(b) for b in bests) if len(bests) <= 8 else ""
         if max(bests) - min(bests) <= SPLIT_TOLERANCE:
-            verb = f"the best split stays at {split_percent(bests[0])}"
+            verb = f"the best {subject} stays at {short(bests[0])}"
         else:
             trend = (
                 "rises"
@@ -477,14 +584,10 @@ def _moves(summary: SweepSummary, scenario: Scenario, main: int) -> list[str]:
                 if all(b2 <= b1 for b1, b2 in zip(bests, bests[1:], strict=False))
                 else "moves"
             )
-            verb = (
-                f"the best split {trend} from {split_percent(first[1])} to "
-                f"{split_percent(last[1])}"
-                + (
-                    f" ({steps})"
-                    if steps
-                    else f" (between {split_percent(min(bests))} and {split_percent(max(bests))})"
-                )
+            verb = f"the best {subject} {trend} from {short(first[1])} to {short(last[1])}" + (
+                f" ({steps})"
+                if steps
+                else f" (between {short(min(bests))} and {short(max(bests))})"
             )
         lines.append(f"As {label} goes from {_number(first[0])} to {_number(last[0])}, {verb}.")
     return lines
@@ -576,13 +679,16 @@ def compare_report(
         cell = summary.cells[main_cell(ds, summary)]
         row = cell.table.loc[cell.best_split]
         near = cell.near_optimal
+        choice = _choice_text(cell.decision)  # a policy sweep's best is its key's value
         rows.append(
             Row(
                 [
                     label,
                     scenario.description,
-                    split_percent(cell.best_split),
-                    f"{split_percent(min(near))} to {split_percent(max(near))}" if near else "-",
+                    choice(cell.best_split),
+                    _range_text(cell.decision, min(near), max(near))
+                    if near and min(near) < max(near)
+                    else (choice(near[0]) if near else "-"),
                     f"{row['p_best']:.2f}",
                     format_money(row["decision_mean"], scenario.currency),
                 ]
@@ -706,3 +812,251 @@ def backtest_report(
         figure=figure,
         details=details.strip() + "\n",
     )
+
+
+# -- an adaptive search (splitsim optimize, sweep --adaptive) -------------------------------------
+@dataclass
+class SearchReport:
+    """The report of an adaptive search's run folder: what it found, how sure, its figure.
+
+    An adaptive search stops candidates early, so the per-split statistics of a sweep's
+    report do not apply; its own report (summary.md, written by :mod:`splitsim.optimize`)
+    says what it found, the interval, what the selection guarantees and the replicates it
+    spent. This page shows that text, its candidate table and figure, the assumptions and
+    how to reproduce the search.
+    """
+
+    title: str
+    description: str
+    heading: str
+    recommendation: list[str]
+    details: list[list[str]]
+    table_header: list[str]
+    table_rows: list[Row]
+    figure: EmbeddedFigure | None
+    assumptions: list[AssumptionSection]
+    sources_note: str
+    reproduce: list[tuple[str, str]]
+
+
+RECOMMENDATION_LINE = re.compile(r"^(\[[^\]]*\] )?best ", re.IGNORECASE)
+
+
+def search_report(
+    ds: xr.Dataset,
+    summary_markdown: str,
+    figure_png: bytes | None,
+    sources: Mapping[str, Any] | None = None,
+    run_name: str = "",
+) -> SearchReport:
+    """The report of an adaptive search from its run folder's files.
+
+    Parameters
+    ----------
+    ds : its dataset (a sweep's layout with a ``simulated`` mask).
+    summary_markdown : its summary.md: a title line, paragraphs of sentences (the one
+        whose lines start with "Best" is the recommendation) and, for ``optimize``, a
+        "## Candidates" Markdown table.
+    figure_png : its figure (plots/optimize.png or plots/adaptive.png), or None.
+    sources : the scenario files as kept in the run folder, or None.
+    run_name : the run folder as the user named it.
+    """
+    scenario = dataset_scenario(ds)
+    text, _, rest = summary_markdown.partition("\n## ")
+    lines = text.strip().splitlines()
+    heading = lines[0].lstrip("# ").strip() if lines else ""
+    paragraphs = [
+        [line.strip() for line in block.splitlines() if line.strip()]
+        for block in "\n".join(lines[1:]).split("\n\n")
+    ]
+    paragraphs = [p for p in paragraphs if p]
+    chosen = next((p for p in paragraphs if RECOMMENDATION_LINE.match(p[0])), None)
+    if chosen is None:
+        chosen = next((p for p in paragraphs if any(RECOMMENDATION_LINE.match(x) for x in p)), [])
+    if chosen and chosen[0][:1].islower():  # 'best split 0: ...' opens the sentence
+        chosen = [chosen[0][0].upper() + chosen[0][1:], *chosen[1:]]
+    header, rows = _markdown_table(rest)
+    figure = None
+    if figure_png is not None:
+        figure = embed_png(
+            figure_png,
+            "What the search simulated",
+            "Chart of the mean decision metric with its 95 % interval for every candidate "
+            "the search simulated, against the share of the budget to retention (a policy's "
+            "key for other strategies); a star marks the best; candidates stopped early "
+            "have fewer replicates and wider intervals.",
+        )
+    attrs = ds.attrs
+    versions = [
+        f"{name.removesuffix('_version')} {attrs[name]}"
+        for name in PROVENANCE_ATTRS
+        if name.endswith("_version") and name in attrs
+    ]
+    reproduce = [
+        ("command line", str(attrs.get("command_line") or "(not recorded)")),
+        (
+            "same search again",
+            str(attrs.get("command_line") or "(not recorded)")
+            + (f" (the scenario as run is {run_name}/scenario.toml)" if run_name else ""),
+        ),
+        (
+            "seed, engine, versions",
+            f"root seed {attrs.get('root_seed')}, up to {ds.sizes['replicate']:,} replicates "
+            f"per candidate, engine {attrs.get('engine')}; {', '.join(versions)}",
+        ),
+        ("scenario hash", str(attrs.get("scenario_hash"))),
+    ]
+    return SearchReport(
+        title=f"How to split the marketing budget: {scenario.name}",
+        description=scenario.description,
+        heading=heading,
+        recommendation=chosen,
+        details=[p for p in paragraphs if not RECOMMENDATION_LINE.match(p[0])],
+        table_header=header,
+        table_rows=rows,
+        figure=figure,
+        assumptions=assumption_sections(
+            scenario, sources, {d: [_plain(v) for v in ds[d].values] for d in swept_dims(ds)}
+        ),
+        sources_note=""
+        if sources
+        else "This run kept no scenario files, so the sources of the values are not shown; "
+        "the values are the scenario as run (scenario.toml in the run folder).",
+        reproduce=reproduce,
+    )
+
+
+def _markdown_table(text: str) -> tuple[list[str], list[Row]]:
+    """The first Markdown table in ``text`` as a header and rows (none: empty)."""
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in text.splitlines()
+        if line.strip().startswith("|")
+    ]
+    rows = [r for r in rows if not all(set(c) <= set("-: ") for c in r)]  # the rule line
+    if not rows:
+        return [], []
+    return rows[0], [Row(r, "best" if "best" in r[-1].split(", ") else "") for r in rows[1:]]
+
+
+# -- a sensitivity run (splitsim sensitivity) ---------------------------------------------------
+@dataclass(frozen=True)
+class Block:
+    """A piece of a Markdown report as the page shows it: a paragraph ("p", text), a list
+    ("ul", items) or a table ("table", (header, rows))."""
+
+    kind: str
+    content: Any
+
+
+@dataclass
+class SensitivityReport:
+    """The report of a sensitivity run: its indices, tornado and discovery rules
+    (sensitivity.md's sections), its figures, the assumptions and how to reproduce it."""
+
+    title: str
+    description: str
+    lead: list[Block]
+    sections: list[tuple[str, list[Block]]]
+    figures: list[EmbeddedFigure]
+    assumptions: list[AssumptionSection]
+    sources_note: str
+    reproduce: list[tuple[str, str]]
+
+
+FIGURE_TITLES = {
+    "morris": (
+        "Morris screening: how far each assumption moves the outcomes",
+        "Scatter charts of the Morris statistics of each uncertain key, one panel per "
+        "outcome (best split, metric at the best, regrets): mu* (mean absolute elementary "
+        "effect) across, sigma (the effects' spread: interactions, non-linearity) up; keys "
+        "far to the right move the outcome most.",
+    ),
+    "sobol": (
+        "Sobol' indices: the share of each outcome's variance due to each assumption",
+        "Bar charts of the first-order (S1) and total (ST) Sobol' indices of each uncertain "
+        "key with their bootstrap intervals, one panel per outcome.",
+    ),
+    "tornado": (
+        "Tornado: the best split with each assumption at the ends of its range",
+        "Tornado chart: for each uncertain key, the outcome with the key at the low and at "
+        "the high end of its range and every other key at its centre, widest bar on top.",
+    ),
+}
+
+
+def sensitivity_report(
+    ds: xr.Dataset,
+    analysis: xr.Dataset,
+    report_markdown: str,
+    figures: Sequence[tuple[str, Figure]],
+    sources: Mapping[str, Any] | None = None,
+    run_name: str = "",
+) -> SensitivityReport:
+    """The report of a sensitivity run.
+
+    Parameters
+    ----------
+    ds : its results (dims point, split, replicate; the design in its attrs).
+    analysis : its sensitivity.nc (indices, per-point outcomes, tornado, rules).
+    report_markdown : :func:`splitsim.sensitivity.report.format_report` of ``analysis``
+        as Markdown: a title, an introduction, then "## " sections of text, lists, tables.
+    figures : (stem, Figure) of :func:`splitsim.sensitivity.plots.figures`.
+    """
+    scenario = dataset_scenario(ds)
+    head, *parts = report_markdown.split("\n## ")
+    lead = _markdown_blocks("\n".join(head.splitlines()[1:]))  # without the "# " title
+    sections = []
+    for part in parts:
+        title, _, body = part.partition("\n")
+        sections.append((title.strip(), _markdown_blocks(body)))
+    embedded = [
+        embed(figure, *FIGURE_TITLES.get(stem, (stem, f"Chart {stem} of the sensitivity run.")))
+        for stem, figure in figures
+    ]
+    attrs = ds.attrs
+    versions = [
+        f"{name.removesuffix('_version')} {attrs[name]}"
+        for name in PROVENANCE_ATTRS
+        if name.endswith("_version") and name in attrs
+    ]
+    reproduce = [
+        ("command line", str(attrs.get("command_line") or "(not recorded)")),
+        (
+            "seed, engine, versions",
+            f"root seed {attrs.get('root_seed')}, {ds.sizes['point']:,} points x "
+            f"{ds.sizes['split']:,} splits x {ds.sizes['replicate']:,} replicates, engine "
+            f"{attrs.get('engine')}; {', '.join(versions)}",
+        ),
+        ("scenario hash", str(attrs.get("scenario_hash"))),
+    ]
+    return SensitivityReport(
+        title=f"What moves the best split: {scenario.name}",
+        description=scenario.description,
+        lead=lead,
+        sections=sections,
+        figures=embedded,
+        assumptions=assumption_sections(scenario, sources, {}),
+        sources_note=""
+        if sources
+        else "This run kept no scenario files, so the sources of the values are not shown; "
+        "the values are the scenario as run (scenario.toml in the run folder).",
+        reproduce=reproduce,
+    )
+
+
+def _markdown_blocks(text: str) -> list[Block]:
+    """Paragraphs, lists ("- " items) and tables ("|" rows) of simple Markdown text."""
+    blocks: list[Block] = []
+    for chunk in re.split(r"\n\s*\n", text.strip()):
+        lines = [line for line in chunk.splitlines() if line.strip()]
+        if not lines:
+            continue
+        if all(line.lstrip().startswith("|") for line in lines):
+            header, rows = _markdown_table(chunk)
+            blocks.append(Block("table", (header, [Row(r.cells) for r in rows])))
+        elif all(line.lstrip().startswith("- ") for line in lines):
+            blocks.append(Block("ul", [line.lstrip()[2:] for line in lines]))
+        else:
+            blocks.append(Block("p", " ".join(line.strip() for line in lines)))
+    return blocks

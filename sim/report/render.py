@@ -18,14 +18,23 @@ import jinja2
 import xarray as xr
 
 from splitsim import __version__
+from splitsim.optimize import adaptive as adaptive_search
+from splitsim.optimize import output as optimize_output
 from splitsim.report import content
 from splitsim.results import store
-from splitsim.results.dataset import adaptive_refusal, stopped_early
+from splitsim.results.dataset import DESIGN_ATTR, SIMULATED
 from splitsim.results.summary import SweepSummary, summarize
+from splitsim.sensitivity import plots as sensitivity_plots
+from splitsim.sensitivity.report import format_report as sensitivity_markdown
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 BACKTEST_MARKER = store.WEEKLY_CSV  # a backtest's run folder has weekly.csv, no scenario.toml
 TRACKING_PNG = "plots/tracking.png"
+# the figure an adaptive search keeps: splitsim optimize's, or sweep --adaptive's
+SEARCH_FIGURES = (
+    f"plots/{optimize_output.FIGURE_FILE}",
+    f"plots/{adaptive_search.FIGURE_FILE}",
+)
 # Variables no part of the report reads (the cohort survival arrays: most of results.nc).
 UNUSED_VARIABLES = ("cohort_alive",)
 
@@ -64,6 +73,60 @@ def render_run(
     """The HTML report of one sweep (see :func:`splitsim.report.content.run_report`)."""
     summary = summarize(ds) if summary is None else summary
     return _render("run.html.j2", content.run_report(ds, summary, sources, run_name))
+
+
+def render_search(
+    run_dir: str | os.PathLike, ds: xr.Dataset, sources: Mapping[str, Any] | None = None
+) -> str:
+    """The HTML report of an adaptive search's run folder (``optimize``, ``sweep
+    --adaptive``): its summary.md, candidate table and figure, assumptions, reproduce."""
+    folder = Path(run_dir)
+    summary_md = store.read_run_file(folder, store.SUMMARY_MD)
+    if summary_md is None:
+        raise ReportError(f"{str(folder)!r}: the adaptive search's {store.SUMMARY_MD} is missing")
+    figure = next(
+        (data for name in SEARCH_FIGURES if (data := store.read_run_file(folder, name))), None
+    )
+    try:
+        report = content.search_report(ds, summary_md.decode("utf-8"), figure, sources, str(folder))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ReportError(f"{str(folder)!r}: the search's files are damaged: {err}") from None
+    return _render("search.html.j2", report)
+
+
+def render_sensitivity(
+    run_dir: str | os.PathLike, ds: xr.Dataset, sources: Mapping[str, Any] | None = None
+) -> str:
+    """The HTML report of a sensitivity run's folder: its indices, tornado and discovery
+    rules (from sensitivity.nc), its figures, assumptions and how to reproduce it."""
+    folder = Path(run_dir)
+    try:
+        analysis = store.read_sensitivity(folder)
+    except store.RunFolderError:
+        raise ReportError(
+            f"{str(folder)!r} is a sensitivity run without its analysis ({store.SENSITIVITY_FILE}"
+            f" is missing): finish it with: splitsim sensitivity {folder / store.SCENARIO_FILE} "
+            f"--resume {folder}"
+        ) from None
+    report = content.sensitivity_report(
+        ds,
+        analysis,
+        sensitivity_markdown(analysis, style="markdown"),
+        sensitivity_plots.figures(analysis),
+        sources,
+        str(folder),
+    )
+    return _render("sensitivity.html.j2", report)
+
+
+def is_sensitivity(ds: xr.Dataset) -> bool:
+    """True for a sensitivity run's dataset (a point design, not a grid of cells)."""
+    return DESIGN_ATTR in ds.attrs
+
+
+def is_search(ds: xr.Dataset) -> bool:
+    """True for an adaptive search's dataset (it has the ``simulated`` mask)."""
+    return SIMULATED in ds.data_vars
 
 
 def render_compare(
@@ -126,8 +189,9 @@ def write_run_report(
     splitsim.results.store.RunFolderError : not a run folder, unfinished, damaged
         results, or ``out`` cannot be written there.
     splitsim.results.store.ProvenanceError : results whose provenance does not check out.
-    ReportError : a backtest folder with missing or damaged files, or an adaptive
-        search's run (its candidates stopped early: no per-split statistics).
+    ReportError : a backtest folder, or an adaptive search's, with missing or damaged
+        files. An adaptive search (``optimize``, ``sweep --adaptive``) gets its own page
+        (:func:`render_search`): its candidates stopped early have no per-split statistics.
     """
     folder = store.check_path(run_dir, "run folder")
     if folder.is_file() and folder.name == store.RESULTS_FILE:
@@ -142,10 +206,13 @@ def write_run_report(
     else:
         folder = store.open_run_folder(folder)
         ds = store.load_results(folder, UNUSED_VARIABLES) if dataset is None else dataset
-        if stopped_early(ds):
-            raise ReportError(adaptive_refusal(str(folder), "the one-page report"))
-        summary = summarize(ds, objective=objective) if summary is None else summary
-        html = render_run(ds, summary, store.read_scenario_sources(folder), str(folder))
+        if is_sensitivity(ds):
+            html = render_sensitivity(folder, ds, store.read_scenario_sources(folder))
+        elif is_search(ds):
+            html = render_search(folder, ds, store.read_scenario_sources(folder))
+        else:
+            summary = summarize(ds, objective=objective) if summary is None else summary
+            html = render_run(ds, summary, store.read_scenario_sources(folder), str(folder))
     return store.write_report(target, html)
 
 
@@ -155,7 +222,20 @@ def write_compare_report(
     out: str | os.PathLike,
     objective: str = "mean",
 ) -> Path:
-    """Write the report comparing several runs' datasets to ``out``; return its path."""
+    """Write the report comparing several runs' datasets to ``out``; return its path.
+
+    Raises
+    ------
+    ReportError : one of them is an adaptive search or a sensitivity run (no
+        per-split decision curve to compare; each has its own one-run report).
+    """
+    for ds, label in zip(datasets, labels, strict=True):
+        if is_search(ds) or is_sensitivity(ds):
+            kind = "an adaptive search" if is_search(ds) else "a sensitivity run"
+            raise ReportError(
+                f"{label} is {kind}: it has no per-split decision curve to compare; write "
+                "its own report with: splitsim report RUN_DIR"
+            )
     target = store.report_path(out)
     summaries = [summarize(ds, objective=objective) for ds in datasets]
     return store.write_report(target, render_compare(datasets, labels, summaries))

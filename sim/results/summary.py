@@ -353,7 +353,11 @@ def summarize_cell(
     near = near_optimal_splits(metric, splits, int(np.argmax(means)))
     precision = _precision_warnings(splits, table["p_best"].to_numpy(), best, metric, near)
     if policy:  # the grid warnings are about --splits
-        precision = [w for w in precision if w.startswith("Too few replicates")]
+        precision = [  # the rows are the key's values
+            w.replace("of the best split", f"of the best {decision_name(ds)}")
+            for w in precision
+            if w.startswith("Too few replicates")
+        ]
         recommendation = (
             f"Use {decision_name(ds)} = {best_split:g} (the strategy sets the retention share "
             "each month)."
