@@ -87,7 +87,11 @@ def main() -> None:
         ("wall time (s)", f"{sweep_seconds:.1f}", f"{optimize_seconds:.1f}"),
         ("split-replicates simulated", f"{grid_replicates:,}", f"{found.total_replicates:,}"),
         ("best split", f"{grid_split:g}", f"{best_split:g}"),
-        ("its mean metric (own replicates)", f"{grid_mean:,.0f}", f"{found.best.mean:,.0f}"),
+        (
+            f"its mean metric (own: the grid's; optimize's {found.best.replicates} fresh)",
+            f"{grid_mean:,.0f}",
+            f"{found.best.mean:,.0f}",
+        ),
         (
             f"its mean metric (the sweep's {plan.replicates})",
             f"{grid_mean:,.0f}",

@@ -7,7 +7,8 @@ per replicate too, so that costs nothing extra). This prints, back to back on th
 replicates and splits: seconds per replicate of the plain scenario, of
 ``baseline_uncertain.toml`` (7 drawn keys), the share of that spent outside the engine
 (drawing and building the replicate's scenarios), and the time to record the draws of
-1000 replicates in the dataset. Quote the machine's load (``uptime``) beside the figures.
+1000 replicates in the dataset, and the plan's check of 1000 replicates' drawn
+combinations (``check_drawn_replicates``, before any run folder). Quote the machine's load (``uptime``) beside the figures.
 
     python bench/bench_uncertain.py [--replicates 6] [--engine fast]
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 from splitsim.engines.base import simulate_cell
 from splitsim.model.scenario_files import load_scenario
 from splitsim.model.uncertainty import draw_values, replicate_scenarios
+from splitsim.sweep.plan import check_drawn_replicates, plan_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = [round(0.05 * i, 2) for i in range(21)]
@@ -51,6 +53,10 @@ def main() -> None:
     started = time.perf_counter()
     draw_values(uncertain.uncertain, uncertain.run.seed, range(1000))
     record = time.perf_counter() - started
+    plan = plan_sweep(uncertain, replicates=1000)
+    started = time.perf_counter()
+    check_drawn_replicates(plan)
+    check = time.perf_counter() - started
     print(
         f"{args.engine} engine, 21 splits, {args.replicates} replicates of the 36-month baseline:"
     )
@@ -59,6 +65,7 @@ def main() -> None:
     print(f"  drawing + scenarios      {building * 1e3:8.1f} ms per replicate "
           f"({building / drawn:.1%} of it)")  # fmt: skip
     print(f"  record of 1000 draws     {record:8.3f} s (dataset)")
+    print(f"  plan check of 1000 draws {check:8.3f} s (every replicate's combination)")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from splitsim.cli.sensitivity import sensitivity
 from splitsim.cli.sweep import summary, sweep
 from splitsim.model.scenario import rate_conversions
 from splitsim.model.scenario_files import load_scenario, scenario_toml
+from splitsim.model.strategy import strategy_notes
 from splitsim.model.uncertainty import uncertainty_lines
 
 EXAMPLES = """
@@ -92,7 +93,7 @@ def cli():
 @scenario_errors
 def validate(scenario_file, overrides):
     scenario = load_scenario(scenario_file, overrides)
-    for line in rate_conversions(scenario) + uncertainty_lines(scenario):
+    for line in rate_conversions(scenario) + uncertainty_lines(scenario) + strategy_notes(scenario):
         click.echo(line, err=True)
     click.echo(scenario_toml(scenario), nl=False)
 

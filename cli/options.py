@@ -202,8 +202,18 @@ def fixed_parameters_option(func):
         is_flag=True,
         help="Ignore the scenario's [uncertain] table: every replicate uses the scenario's "
         "own (nominal) values of the uncertain keys, so the results show simulation noise "
-        "only.",
+        "only (a note says so when the scenario has no [uncertain] table).",
     )(func)
+
+
+def note_fixed_parameters(scenario, fixed_parameters: bool, scenario_file) -> None:
+    """Say on stderr when ``--fixed-parameters`` has nothing to fix (no [uncertain] table)."""
+    if fixed_parameters and not scenario.uncertain:
+        click.echo(
+            f"note: --fixed-parameters changes nothing: {scenario_file} has no [uncertain] "
+            "table (its values are fixed already)",
+            err=True,
+        )
 
 
 def objective_option(func):

@@ -10,6 +10,7 @@ from splitsim.cli.options import (
     Share,
     engine_option,
     fixed_parameters_option,
+    note_fixed_parameters,
     replicates_option,
     scenario_argument,
     scenario_errors,
@@ -69,7 +70,8 @@ Examples:
 @fixed_parameters_option
 @scenario_errors
 def run(scenario_file, split, seed, replicate, engine, overrides, fixed_parameters):
-    scenario = load_scenario(scenario_file, overrides)
+    scenario = load_scenario(scenario_file, overrides, fixed_parameters)
+    note_fixed_parameters(scenario, fixed_parameters, scenario_file)
     if fixed_parameters:
         scenario = fixed_scenario(scenario, {})
     try:
@@ -107,7 +109,7 @@ def run(scenario_file, split, seed, replicate, engine, overrides, fixed_paramete
 @set_option
 @scenario_errors
 def facts(scenario_file, replicates, seed, overrides):
-    scenario = load_scenario(scenario_file, overrides)
+    scenario = load_scenario(scenario_file, overrides, fixed_parameters=True)
     if scenario.uncertain:
         click.echo(
             f"note: [uncertain] ({', '.join(scenario.uncertain)}) is not drawn: facts "

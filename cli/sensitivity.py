@@ -134,6 +134,8 @@ def sensitivity(
     if out is None and resume is None:
         check_results_root(DEFAULT_RESULTS_ROOT, f"--out (default {DEFAULT_RESULTS_ROOT})")
     scenario = load_scenario(scenario_file, overrides)
+    if scenario.uncertain_correlation:  # SALib's Morris and Sobol' vary keys independently
+        click.echo(f"note: {len(scenario.uncertain_correlation)} [[uncertain_correlation]] pairs are ignored: Morris and Sobol' assume independent inputs, so each key varies over its own range alone", err=True)  # fmt: skip
     try:
         if resume is not None:
             started = stored_design(resume)

@@ -20,6 +20,7 @@ from splitsim.cli.options import (
     engine_option,
     fixed_parameters_option,
     jobs_option,
+    note_fixed_parameters,
     objective_option,
     record_run_dir,
     replicates_option,
@@ -188,7 +189,8 @@ def sweep(
     tolerance,
     quiet,
 ):
-    scenario = load_scenario(scenario_file, overrides)
+    scenario = load_scenario(scenario_file, overrides, fixed_parameters)
+    note_fixed_parameters(scenario, fixed_parameters, scenario_file)
     ctx = click.get_current_context()
     if not adaptive:
         for name in ("confidence", "tolerance"):

@@ -15,7 +15,7 @@ import numpy as np
 from splitsim.engines.base import simulate_cell
 from splitsim.model.scenario import Scenario
 from splitsim.model.strategy import takes_split
-from splitsim.model.uncertainty import draw_values
+from splitsim.model.uncertainty import scenario_draws
 from splitsim.sweep.plan import PlanError, check_split
 
 # (label, outcome variable) of the totals under the table; all in the scenario's currency.
@@ -166,5 +166,5 @@ def drawn_values(scenario: Scenario, replicate: int, root_seed: int) -> dict[str
     The same as in a sweep with this root seed (:func:`splitsim.model.uncertainty.draw_values`);
     empty without an ``uncertain`` table. Values in each key's units.
     """
-    row = draw_values(scenario.uncertain, root_seed, [replicate])[0]
+    row = scenario_draws(scenario, root_seed, [replicate])[0]
     return {key: float(value) for key, value in zip(scenario.uncertain, row, strict=True)}

@@ -24,7 +24,7 @@ from splitsim.calibration.fragment import fragment_toml, uncertain_lines
 from splitsim.calibration.transactions import read_transactions, summarize_customers
 from splitsim.cli.main import cli
 from splitsim.model.scenario_files import load_scenario
-from splitsim.model.uncertainty import nominal_values
+from splitsim.model.uncertainty import nominal_values, scenario_draws
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = REPO / "scenarios" / "baseline.toml"
@@ -77,10 +77,49 @@ def test_the_fragment_carries_each_estimate_and_its_log_scale_error(cdnow_calibr
     assert "[uncertain]" not in fragment_toml(cdnow_calibration)
 
 
+def test_the_fragment_carries_the_fits_correlations_and_the_draws_follow_them(
+    cdnow_calibration, tmp_path
+):
+    # theory: the fit is normal in the logs, so log(s / beta) has variance
+    # sd_s^2 + sd_beta^2 - 2 rho sd_s sd_beta; n joint draws give a sample sd within
+    # 4 standard errors (sd / sqrt(2 n)) of it. Drawn independently it would be 2.5x wider.
+    text = fragment_toml(cdnow_calibration, uncertain=True)
+    pairs = {tuple(p["keys"]): p["rho"] for p in tomllib.loads(text)["uncertain_correlation"]}
+    assert len(pairs) == 6 + 3  # every pair within each fit
+    monthly = cdnow_calibration.pareto_nbd.in_unit("month")
+    for (a, b), rho in pairs.items():
+        fit = monthly if KEYS[a][0] == "pareto_nbd" else cdnow_calibration.gamma_gamma
+        i, j = fit.names.index(KEYS[a][1]), fit.names.index(KEYS[b][1])
+        c = fit.covariance
+        assert rho == pytest.approx(c[i, j] / math.sqrt(c[i, i] * c[j, j]), abs=1e-5)
+    rho = pairs[("customers.churn_hazard.shape", "customers.churn_hazard.rate")]
+    assert rho == pytest.approx(0.972, abs=0.001)
+    scenario = load_scenario(extend_baseline(tmp_path, text))
+    keys = list(scenario.uncertain)
+    n = 4000
+    drawn = scenario_draws(scenario, 1, range(n))
+    s_log = np.log(drawn[:, keys.index("customers.churn_hazard.shape")])
+    beta_log = np.log(drawn[:, keys.index("customers.churn_hazard.rate")])
+    sd_s = scenario.uncertain["customers.churn_hazard.shape"].sd_log
+    sd_b = scenario.uncertain["customers.churn_hazard.rate"].sd_log
+    theory = math.sqrt(sd_s**2 + sd_b**2 - 2 * rho * sd_s * sd_b)
+    assert theory == pytest.approx(0.243, abs=0.002)
+    assert abs(np.std(s_log - beta_log) - theory) < 4 * theory / math.sqrt(2 * n)
+
+
 def test_an_estimate_without_a_finite_error_is_left_out():
     lines = uncertain_lines({"customers.churn_hazard.rate": (2.7, math.nan, 0.0)})
     assert lines[-1] == '# "customers.churn_hazard.rate" left out: its standard error is not finite'
     assert tomllib.loads("\n".join(lines)) == {"uncertain": {}}
+    # a correlation with a key left out is dropped with it
+    lines = uncertain_lines(
+        {
+            "customers.churn_hazard.shape": (0.6, 0.1, 0.0),
+            "customers.churn_hazard.rate": (2.7, math.nan, 0.0),
+        },
+        [("customers.churn_hazard.shape", "customers.churn_hazard.rate", 0.9)],
+    )
+    assert "uncertain_correlation" not in tomllib.loads("\n".join(lines))
 
 
 def test_the_command_writes_the_table(tmp_path):

@@ -26,13 +26,14 @@ from splitsim.model.closed_forms import (
     expected_acquisition_metric,
     optimal_acquisition_split,
 )
-from splitsim.model.scenario import Scenario
+from splitsim.model.scenario import Scenario, SplitRange
 from splitsim.model.scenario_files import load_scenario
 from splitsim.optimize import refine
 from splitsim.optimize.adaptive import adaptive_sweep
 from splitsim.optimize.output import optimization_dataset, report_lines, write_run
 from splitsim.optimize.search import (
     OptimizeError,
+    fresh_evaluation,
     optimize,
     parse_budget_range,
     plan_search,
@@ -117,6 +118,22 @@ def test_selection_picks_the_best_with_at_least_the_confidence():
     )
 
 
+def test_the_zone_says_how_uncertain_its_first_stage_mean_is():
+    """delta is set from the first stage's leader mean (n0 = 20 replicates, sd 1 around
+    10): the selection reports that mean's relative standard error, sd / sqrt(20) / 10 =
+    0.022, exactly as computed from the first-stage replicates, and the report says the
+    zone came from the replicates the elimination uses."""
+    means = np.array([10.1] + [10.0] * 4)
+    sampler = normal_sampler(means, 1.0, 0.5, seed=3)
+    result = select_best(sampler, 5, confidence=0.95, tolerance=0.009)
+    first = sampler(np.arange(5), 0, 20)
+    leader = first[int(np.argmax(first.mean(axis=1)))]
+    expected = leader.std(ddof=1) / math.sqrt(20) / abs(leader.mean())
+    assert result.delta == pytest.approx(0.009 * abs(leader.mean()), rel=1e-12)
+    assert result.delta_relative_se == pytest.approx(expected, rel=1e-12)
+    assert 0.5 * 0.022 < result.delta_relative_se < 1.5 * 0.022
+
+
 def test_elimination_drops_the_best_at_most_alpha_of_the_time():
     """Means 10.1, 10.0, 9.9, ... (spread out, the zone about 0.092 below every gap): the
     best is eliminated in at most alpha = 5 % of runs, up to 3 binomial standard errors
@@ -181,6 +198,65 @@ def test_budget_range_parses():
 
 
 # -- the search on the simulator -------------------------------------------------------------
+class NoiseRecords:
+    """CandidateRecords' interface on synthetic values: candidate c's replicate k is
+    means[c] + a common term of replicate k (sd 1, the CRN) + its own noise (sd 1)."""
+
+    def __init__(self, means, seed):
+        self.means = np.asarray(means, dtype=float)
+        self.seed = seed
+        self.count = {}
+
+    def _values(self, candidate, stop):
+        rng = np.random.default_rng(self.seed)
+        common = rng.normal(size=stop)
+        own = rng.normal(size=(len(self.means), stop))
+        return self.means[candidate[0]] + common + own[candidate[0]]
+
+    def ensure(self, candidates, replicates):
+        for candidate in candidates:
+            self.count[candidate] = max(self.count.get(candidate, 0), replicates)
+
+    def metric(self, candidate, replicates=None):
+        values = self._values(candidate, max(self.count.values()))
+        return values[: self.count[candidate] if replicates is None else replicates]
+
+
+def test_the_fresh_block_measures_the_chosen_policy_without_the_winners_curse():
+    """Five candidates of equal expectation; the search keeps the best of four challengers
+    on replicates 0..29 and compares it with the grid leader (candidate 0). On those
+    replicates its paired gain is biased upward: it is the maximum of four mean
+    differences, each N(0, 2/30), pairwise correlation 1/2, so its expectation is
+    sqrt(1/2) 1.0294 sqrt(2/30) = 0.188 (1.0294: the expected maximum of 4 independent
+    standard normals). On the fresh block the gain is unbiased (|mean| within 3 SE of 0)
+    and its 95 % CI covers 0 in 0.95 of the runs, within 3 binomial SE."""
+    runs, n = 400, 30
+    fresh_gain, old_gain, fresh_cover, old_cover = [], [], 0, 0
+    for run in range(runs):
+        records = NoiseRecords(np.zeros(5), seed=run)
+        records.ensure([(c,) for c in range(5)], n)
+        chosen = max(((c,) for c in range(1, 5)), key=lambda c: records.metric(c, n).mean())
+        old = records.metric(chosen, n) - records.metric((0,), n)
+        old_half = 2.045 * old.std(ddof=1) / math.sqrt(n)  # t quantile, 29 degrees
+        old_gain.append(old.mean())
+        old_cover += abs(old.mean()) <= old_half
+        fresh = fresh_evaluation(records, chosen, (0,), n, 0.95)
+        assert fresh.start == n and fresh.best.replicates == n
+        gain, low, high = fresh.difference
+        np.testing.assert_allclose(
+            gain, (records.metric(chosen)[n:] - records.metric((0,))[n:]).mean()
+        )
+        fresh_gain.append(gain)
+        fresh_cover += low <= 0 <= high
+    se = math.sqrt(2 / n / runs)  # SE of the average gain across runs
+    assert abs(np.mean(fresh_gain)) < Z * se
+    bias = math.sqrt(0.5) * 1.0294 * math.sqrt(2 / n)  # the winner's curse the block removes
+    assert abs(np.mean(old_gain) - bias) < Z * np.std(old_gain, ddof=1) / math.sqrt(runs)
+    p = 0.95
+    assert abs(fresh_cover / runs - p) < Z * math.sqrt(p * (1 - p) / runs)
+    assert old_cover < fresh_cover
+
+
 def tiny_plan(replicates=200, splits="0:1:0.25", engine="fast"):
     scenario = load_scenario(BASELINE, TINY_WARM)
     return plan_sweep(scenario, splits=splits, replicates=replicates, seed=11, engine=engine)
@@ -202,6 +278,18 @@ def test_the_search_simulates_the_sweeps_replicates_bit_for_bit():
         np.testing.assert_array_equal(ours[simulated], theirs[simulated], err_msg=name)
     assert np.isnan(ds["decision_metric"].values[~simulated]).all()
     assert result.total_replicates == int(simulated.sum())
+    text = "\n".join(report_lines(result))
+    assert "fresh replicates" in text and "set from the first stage's leader mean" in text
+    # the reported figures: the sweep's replicates of the fresh block, above every
+    # replicate the selection and the refinement used
+    start, size = result.fresh_start, result.best.replicates
+    assert start >= max(int(result.selection.replicates.max()), result.refinement.replicates)
+    block = sweep["decision_metric"].values[..., start : start + size]
+    chosen = splits.index(result.best.candidate[0])
+    leader = splits.index(result.grid[result.selection.best][0])
+    assert result.best.mean == pytest.approx(float(block[chosen].mean()), rel=1e-12)
+    gain = float((block[chosen] - block[leader]).mean())
+    assert result.difference[0] == pytest.approx(gain, rel=1e-12, abs=1e-9)
 
 
 def test_same_seed_same_report_and_dataset_whatever_the_jobs():
@@ -408,13 +496,29 @@ def test_policy_scenario_replaces_another_kind_with_the_policys_defaults():
     assert policy_scenario(scenario, "constant") is scenario
     with pytest.raises(OptimizeError):
         policy_scenario(scenario, "sometimes")
+    # the constant kind's split grid does not follow it to another kind (it would be
+    # refused there): a scenario with its own run.splits can still search a stage rule
+    gridded = load_scenario(BASELINE, [*TINY_WARM, "run.splits=[0.1, 0.2]"])
+    assert policy_scenario(gridded, "stage").run.splits == SplitRange()
+    assert math.isnan(plan_search(gridded, "stage").splits[0])
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
         (["--policy", "schedule", "--budget-range", "500:2000"], "two decisions"),
-        (["--policy", "stage", "--splits", "0:1:0.5"], "split grid"),
+        (["--policy", "stage", "--splits", "0:1:0.5"], "leave --splits out"),
+        (
+            [
+                "--policy",
+                "target_spend",
+                "--set",
+                "run.splits=[0.1, 0.2]",
+                "--set",
+                'strategy={kind="target_spend", spend_per_customer=1.0}',
+            ],
+            "leave run.splits out",
+        ),
         (["--policy", "often"], "--policy"),
     ],
 )

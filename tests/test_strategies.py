@@ -22,8 +22,9 @@ from splitsim.engines import kernels
 from splitsim.engines.base import simulate_cell
 from splitsim.engines.policy import month_plan
 from splitsim.model.outcome import VARIABLES
+from splitsim.model.scenario import STRATEGY_FORMS
 from splitsim.model.scenario_files import ScenarioError, load_scenario
-from splitsim.model.strategy import business_age, strategy_split
+from splitsim.model.strategy import business_age, strategy_notes, strategy_split
 from splitsim.sweep.plan import PlanError, plan_sweep
 
 SMALL = [
@@ -268,6 +269,55 @@ def test_a_split_grid_with_a_policy_is_refused_not_ignored(where):
     else:
         with pytest.raises(PlanError, match="run.splits: the split grid sets the share"):
             plan_sweep(small(policy, "run.splits=[0.1, 0.2]"))
+
+
+@pytest.mark.parametrize(
+    "strategy, example",
+    [
+        ('{kind="target_spend", spend_per_customer=1.0}', "strategy.spend_per_customer=["),
+        ('{kind="stage", observe="age", threshold=3.0, below_share=0.1, above_share=0.3}',
+         "strategy.above_share=["),
+        ('{kind="schedule", start_share=0.1, end_share=0.3, ramp_months=4}',
+         "strategy.ramp_months=["),
+        ('{kind="schedule", steps=[{from_month=0, share=0.2}]}', "strategy.steps cannot be swept"),
+    ],
+)  # fmt: skip
+def test_the_split_grid_refusal_suggests_a_key_of_the_strategys_own_kind(strategy, example):
+    """A stage scenario must not be told to sweep strategy.ramp_months, which its kind
+    refuses; the suggested key must be one the kind takes."""
+    with pytest.raises(PlanError) as info:
+        plan_sweep(small(f"strategy={strategy}"), splits="0:1:0.5")
+    assert example in str(info.value)
+    kind = strategy.split('"')[1]
+    key = str(info.value).split("--sweep 'strategy.")[1].split("=")[0]
+    assert key in {k for form in STRATEGY_FORMS[kind] for k in form}, key
+
+
+def test_a_spend_above_the_cap_is_noted_and_spends_as_the_cap():
+    """c = min(spend, cap, B / N): a spend per customer above the cap spends exactly as
+    the cap (bit for bit), so validate says so; at or below the cap, no note."""
+    over = ["retention.max_spend_per_customer=1.5"]
+    above = small(*over, 'strategy={kind="target_spend", spend_per_customer=100.0}')
+    at = small(*over, 'strategy={kind="target_spend", spend_per_customer=1.5}')
+    assert_identical(run(above, NAN, "fast"), run(at, NAN, "fast"))
+    (note,) = strategy_notes(above)
+    assert "strategy.spend_per_customer = 100" in note and "cap binds" in note
+    assert strategy_notes(at) == [] and strategy_notes(small()) == []
+    swept = small(*over, 'strategy={kind="target_spend", spend_per_customer=1.0}',
+                  "sweep={'strategy.spend_per_customer'=[0.5, 2.0, 3.0]}")  # fmt: skip
+    assert "= 2, 3 is above" in strategy_notes(swept)[0]
+
+
+def test_validate_prints_the_cap_note_on_stderr_and_exits_0():
+    from click.testing import CliRunner
+
+    from splitsim.cli.main import cli
+
+    policy = 'strategy={kind="target_spend", spend_per_customer=100.0}'
+    result = CliRunner().invoke(cli, ["validate", "scenarios/baseline.toml", "--set", policy])
+    assert result.exit_code == 0, result.output
+    assert "note: strategy.spend_per_customer = 100 is above" in result.stderr
+    assert "note:" not in result.stdout
 
 
 # -- a sweep of a policy: summary and plots compare the policy's values ------------------

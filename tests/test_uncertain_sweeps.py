@@ -256,3 +256,102 @@ def test_facts_says_it_uses_the_scenarios_own_values():
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "note: [uncertain] (customers.churn_hazard.rate) is not drawn: facts" in result.output
+
+
+def drawn_churn_file(tmp_path):
+    """The baseline with its churn rate drawn, in a file (so --set of the rate collides)."""
+    scenario = tmp_path / "drawn_churn.toml"
+    entry = '"customers.churn_hazard.rate" = { dist = "lognormal", median = 2.7, sd_log = 0.3 }'
+    scenario.write_text(f'extends = "{BASELINE.as_posix()}"\n[uncertain]\n{entry}\n')
+    return scenario
+
+
+@pytest.mark.parametrize(
+    "setting", ["customers.churn_hazard.rate=50.0", "customers.churn_hazard={shape=0.6, rate=3.0}"]
+)
+def test_setting_a_drawn_key_exits_2_naming_it_and_the_ways_out(tmp_path, setting):
+    # the draws would replace the value set: refused (like --sweep), before any folder
+    scenario = drawn_churn_file(tmp_path)
+    result, out = cli_sweep(tmp_path, scenario, "--set", setting)
+    assert result.exit_code == 2, result.output
+    assert f"--set {setting.partition('=')[0]}: customers.churn_hazard.rate is drawn" in (
+        result.output
+    )
+    assert f"(uncertain.customers.churn_hazard.rate in {scenario})" in result.output
+    assert "--set 'uncertain.customers.churn_hazard.rate={dist=" in result.output
+    assert "--fixed-parameters" in result.output and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_the_way_out_the_message_names_fixes_the_key_and_fixed_parameters_runs_the_set_value(
+    tmp_path,
+):
+    scenario = drawn_churn_file(tmp_path)
+    with pytest.raises(ScenarioError, match="is drawn per replicate"):
+        load_scenario(scenario, ["customers.churn_hazard.rate=3.5"])
+    # the zero-width distribution the message suggests: every replicate runs 3.5
+    zero = 'uncertain.customers.churn_hazard.rate={dist="uniform", low=3.5, high=3.5}'
+    fixed = load_scenario(scenario, [zero])
+    assert set(draw_values(fixed.uncertain, 7, range(5)).ravel()) == {3.5}
+    # a distribution given by --set too: both said on purpose, the value is the nominal one
+    both = load_scenario(BASELINE, [WIDE[1], "customers.churn_hazard.rate=3.5"])
+    assert both.customers.churn_hazard.rate == 3.5 and both.uncertain
+    nominal = load_scenario(scenario, ["customers.churn_hazard.rate=3.5"], fixed_parameters=True)
+    assert nominal.customers.churn_hazard.rate == 3.5
+
+
+def test_run_with_fixed_parameters_runs_the_set_value_of_a_drawn_key(tmp_path):
+    args = ["--split", "0.3", *SMALL, "--set", "customers.churn_hazard.rate=3.5"]
+    refused = CliRunner().invoke(cli, ["run", str(drawn_churn_file(tmp_path)), *args])
+    assert refused.exit_code == 2 and "is drawn per replicate" in refused.output
+    fixed = CliRunner().invoke(
+        cli, ["run", str(drawn_churn_file(tmp_path)), *args, "--fixed-parameters"]
+    )
+    plain = CliRunner().invoke(cli, ["run", str(BASELINE), *args])
+    assert fixed.exit_code == 0, fixed.output
+    assert fixed.output == plain.output
+
+
+def test_a_combination_of_draws_no_key_breaks_alone_is_refused_before_any_folder(tmp_path):
+    # each ramp end is valid alone, but some replicates draw ramp_end below ramp_start
+    scenario = tmp_path / "joint.toml"
+    stage = BASELINE.parent / "new_business_stage.toml"
+    scenario.write_text(
+        f'extends = "{stage.as_posix()}"\n[uncertain]\n'
+        '"strategy.ramp_start" = { dist = "uniform", low = 0.0, high = 3400.0 }\n'
+        '"strategy.ramp_end" = { dist = "uniform", low = 600.0, high = 4000.0 }\n'
+    )
+    loaded = load_scenario(scenario)  # valid key by key
+    drawn = draw_values(loaded.uncertain, 11, range(20))
+    bad = [k for k, (start, end) in enumerate(drawn) if end <= start]
+    assert bad, "the seed must give a refused replicate for this test to mean anything"
+    out = tmp_path / "results"
+    args = ["sweep", str(scenario), "--replicates", "20", "--seed", "11", "--quiet"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out)])  # refused before simulating
+    assert result.exit_code == 2, result.output
+    first = bad[0]
+    start, end = drawn[first]
+    assert (
+        f"uncertain: replicate {first} draws strategy.ramp_start = {start:.6g}, "
+        f"strategy.ramp_end = {end:.6g}, which is not allowed: ramp_end {end:g} must be above "
+        f"ramp_start {start:g}"
+    ) in " ".join(result.output.split())
+    if len(bad) > 3:
+        assert f"and {len(bad) - 3} more refused replicates" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_fixed_parameters_without_an_uncertain_table_says_it_changes_nothing(tmp_path, command):
+    options = ["--split", "0.3"] if command == "run" else OPTIONS[:-1] + ["--out", str(tmp_path)]
+    args = [command, str(BASELINE), *SMALL, *options]
+    fixed = CliRunner().invoke(cli, [*args, "--fixed-parameters"])
+    note = (
+        f"note: --fixed-parameters changes nothing: {BASELINE} has no [uncertain] table "
+        "(its values are fixed already)"
+    )
+    assert fixed.exit_code == 0 and note in fixed.stderr, fixed.output
+    if command == "run":  # the note is all that differs
+        plain = CliRunner().invoke(cli, args)
+        assert note not in plain.stderr and fixed.stdout == plain.stdout

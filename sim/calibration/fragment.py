@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Sequence
 
 import numpy as np
 
 from splitsim import __version__
-from splitsim.calibration.fit import Calibration, ParetoNBDFit
+from splitsim.calibration.fit import Calibration, Fit, ParetoNBDFit
 from splitsim.calibration.transactions import DAYS_PER_UNIT
+from splitsim.model.distributions import (
+    CORRELATION_EIGEN_FLOOR,
+    Correlation,
+    correlation_groups,
+)
 
 MODEL_UNIT = "month"
 COMMENT_COLUMN = 29
@@ -137,13 +143,57 @@ def fragment_toml(calibration: Calibration, *, uncertain: bool = False) -> str:
                 "customers.order_value.q": (gamma_gamma.q, gse["q"], 1.0),
                 "customers.order_value.v": (gamma_gamma.v, gse["v"], 0.0),
             }
-        lines += ["", *uncertain_lines(estimates)]
+        correlations = fit_correlations(monthly, PARETO_NBD_KEYS)
+        if usable_spend:
+            correlations += fit_correlations(gamma_gamma, GAMMA_GAMMA_KEYS)
+        lines += ["", *uncertain_lines(estimates, correlations)]
     text = "\n".join(lines) + "\n"
     tomllib.loads(text)  # the fragment must always be valid TOML
     return text
 
 
-def uncertain_lines(estimates: dict[str, tuple[float, float, float]]) -> list[str]:
+# The scenario key of each fitted parameter (the fits' names).
+PARETO_NBD_KEYS = {
+    "r": "customers.purchase_rate.shape",
+    "alpha": "customers.purchase_rate.rate",
+    "s": "customers.churn_hazard.shape",
+    "beta": "customers.churn_hazard.rate",
+}
+GAMMA_GAMMA_KEYS = {
+    "p": "customers.order_value.p",
+    "q": "customers.order_value.q",
+    "v": "customers.order_value.v",
+}
+
+
+def fit_correlations(fit: Fit, keys: dict[str, str]) -> list[tuple[str, str, float]]:
+    """Each pair of a fit's parameters with its correlation: (key, key, rho).
+
+    The fit is normal in the log of its parameters and its natural-scale covariance is
+    the log-scale one scaled by the estimates (the delta method), so the correlation of
+    the estimates is that of their logarithms: the rho of the lognormals' copula. A
+    parameter whose variance is not finite and positive is left out.
+    """
+    variance = np.diag(fit.covariance)
+    usable = [
+        name
+        for name in keys
+        if math.isfinite(variance[fit.names.index(name)]) and variance[fit.names.index(name)] > 0
+    ]
+    pairs = []
+    for i, a in enumerate(usable):
+        for b in usable[i + 1 :]:
+            ia, ib = fit.names.index(a), fit.names.index(b)
+            rho = fit.covariance[ia, ib] / math.sqrt(variance[ia] * variance[ib])
+            if math.isfinite(rho):
+                pairs.append((keys[a], keys[b], float(rho)))
+    return pairs
+
+
+def uncertain_lines(
+    estimates: dict[str, tuple[float, float, float]],
+    correlations: Sequence[tuple[str, str, float]] = (),
+) -> list[str]:
     """The ``[uncertain]`` table of fitted values: dotted key -> (estimate, SE, lower bound).
 
     Each key becomes a lognormal of median the estimate and sd_log = SE / estimate,
@@ -155,6 +205,12 @@ def uncertain_lines(estimates: dict[str, tuple[float, float, float]]) -> list[st
     is small, but where it is not (CDNOW's churn rate beta: SE 53 % of the estimate) it
     draws rates near 0, i.e. a mean churn hazard of thousands a month, which the
     scenario's checks rightly refuse. A key whose SE is not finite is left out.
+
+    ``correlations`` (key, key, rho) become ``[[uncertain_correlation]]`` pairs, so that a
+    sweep draws the estimates jointly as the fit says (on CDNOW the churn shape and rate
+    correlate 0.97: drawn independently, the mean hazard s / beta would spread 2.5x too
+    wide); pairs with a key left out are dropped, and so are all of them (with a comment)
+    if the written values do not make a positive definite matrix.
     """
     lines = [
         "# Estimation uncertainty (`calibrate --uncertain`): each fitted value as a lognormal",
@@ -172,6 +228,21 @@ def uncertain_lines(estimates: dict[str, tuple[float, float, float]]) -> list[st
             f'"{key}" = {{ dist = "lognormal", median = {_float(estimate)}, '
             f"sd_log = {_float(error / estimate)}{bound} }}"
         )
+    written = {line.split('"')[1] for line in lines if line.startswith('"')}
+    pairs = [(a, b, float(_float(rho))) for a, b, rho in correlations if {a, b} <= written]
+    if not pairs:
+        return lines
+    linked = [Correlation(keys=[a, b], rho=rho) for a, b, rho in pairs if abs(rho) < 1.0]
+    groups = correlation_groups(list(estimates), linked) if len(linked) == len(pairs) else []
+    if not groups or any(np.linalg.eigvalsh(m)[0] <= CORRELATION_EIGEN_FLOOR for _, m in groups):
+        return [*lines, "# correlations left out: the fit's are not a positive definite matrix"]
+    lines += [
+        "",
+        "# The estimates' correlations (of their logarithms, from the fit's covariance):",
+        "# a sweep draws the keys above jointly (a Gaussian copula), as the fit says.",
+    ]
+    for a, b, rho in pairs:
+        lines += ["[[uncertain_correlation]]", f'keys = ["{a}", "{b}"]', f"rho = {_float(rho)}"]
     return lines
 
 

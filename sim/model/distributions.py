@@ -16,6 +16,7 @@ This module is pure (no scenario, no I/O): :mod:`splitsim.model.scenario` types 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -163,6 +164,32 @@ DISTRIBUTIONS = {"uniform": Uniform, "normal": Normal, "lognormal": LogNormal,
                  "triangular": Triangular, "beta": Beta}  # fmt: skip
 
 
+# Pairs in a scenario's [[uncertain_correlation]] list (a 100-key table has 4950 pairs).
+MAX_CORRELATIONS = 5000
+
+
+class Correlation(_Strict):
+    """The correlation of two uncertain keys' draws (a Gaussian copula).
+
+    ``rho`` is the correlation of the keys' normal scores Phi^-1(u): for two lognormals it
+    is the correlation of the logarithms, which is what a fit's covariance on the log
+    scale gives. Each key keeps its own distribution (its marginal).
+    """
+
+    keys: list[str] = Field(
+        min_length=2, max_length=2, description="The two dotted keys, both in [uncertain]."
+    )
+    rho: float = Field(
+        gt=-1.0, lt=1.0, description="Correlation of their normal scores, in (-1, 1)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Correlation:
+        if self.keys[0] == self.keys[1]:
+            raise ValueError(f"keys names {self.keys[0]!r} twice; give two different keys")
+        return self
+
+
 def point_value(parameter: Distribution) -> float | None:
     """The one value a distribution of zero width takes; None if it has a spread."""
     match parameter:
@@ -296,3 +323,83 @@ def describe(parameter: Distribution) -> str:
     fields = parameter.model_dump(exclude_none=True)
     name = fields.pop("dist")
     return f"{name}(" + ", ".join(f"{k} {v:g}" for k, v in fields.items()) + ")"
+
+
+# The smallest eigenvalue a correlation group's matrix may have: above it the Cholesky
+# factor exists and stays well conditioned (a |rho| of 0.999999 between two keys is ~1e-6).
+CORRELATION_EIGEN_FLOOR = 1e-9
+
+
+def correlation_groups(
+    keys: Sequence[str], correlations: Sequence[Correlation]
+) -> list[tuple[list[str], np.ndarray]]:
+    """The keys linked by correlations, group by group, with each group's matrix.
+
+    Parameters
+    ----------
+    keys : the uncertain keys, in the table's order.
+    correlations : pairs of keys (both in ``keys``) and their rho.
+
+    Returns
+    -------
+    [(the group's keys in the table's order, their correlation matrix (k, k))], groups
+    ordered by their first key; a pair not given is 0. Keys in no pair are in no group.
+    """
+    order = {key: i for i, key in enumerate(keys)}
+    parent = {key: key for pair in correlations for key in pair.keys}
+
+    def root(key: str) -> str:
+        while parent[key] != key:
+            key = parent[key]
+        return key
+
+    for pair in correlations:
+        a, b = root(pair.keys[0]), root(pair.keys[1])
+        if a != b:
+            parent[max(a, b, key=order.get)] = min(a, b, key=order.get)
+    members: dict[str, list[str]] = {}
+    for key in sorted(parent, key=order.get):
+        members.setdefault(root(key), []).append(key)
+    groups = []
+    for group in members.values():
+        index = {key: i for i, key in enumerate(group)}
+        matrix = np.eye(len(group))
+        for pair in correlations:
+            if pair.keys[0] in index:
+                i, j = index[pair.keys[0]], index[pair.keys[1]]
+                matrix[i, j] = matrix[j, i] = pair.rho
+        groups.append((group, matrix))
+    return groups
+
+
+def correlate_uniforms(
+    u: np.ndarray, keys: Sequence[str], correlations: Sequence[Correlation]
+) -> np.ndarray:
+    """Uniforms of independent keys made correlated by a Gaussian copula.
+
+    Parameters
+    ----------
+    u : independent uniforms in (0, 1), dims (replicate, key), columns in ``keys`` order.
+    keys : the uncertain keys.
+    correlations : pairs and their rho (validated: a positive definite matrix per group).
+
+    Returns
+    -------
+    A new array like ``u``. For each group of linked keys the normal scores z = Phi^-1(u)
+    are multiplied by the Cholesky factor L of the group's matrix (z' = L z, so
+    corr(z') = L L^T), then mapped back, u' = Phi(z'), within [U_MIN, U_MAX]. Columns
+    of keys in no group are returned untouched (bit for bit). Row by row: a replicate's
+    values do not depend on the other rows (the sums run in a fixed order, no BLAS).
+    """
+    out = u.copy()
+    column = {key: i for i, key in enumerate(keys)}
+    for group, matrix in correlation_groups(keys, correlations):
+        factor = np.linalg.cholesky(matrix)
+        columns = [column[key] for key in group]
+        z = stats.norm.ppf(u[:, columns])
+        for i, target in enumerate(columns):
+            score = factor[i, 0] * z[:, 0]
+            for j in range(1, i + 1):
+                score = score + factor[i, j] * z[:, j]
+            out[:, target] = np.clip(stats.norm.cdf(score), U_MIN, U_MAX)
+    return out

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from splitsim.model.distributions import UncertainParameter
+from splitsim.model.distributions import MAX_CORRELATIONS, Correlation, UncertainParameter
 
 # Plausibility caps: beyond them a replicate would not fit in memory or never finish.
 MAX_CUSTOMERS_PER_MONTH = 1.0e6
@@ -840,6 +840,11 @@ class Scenario(Strict):
             description="Uncertain values: dotted key -> distribution, drawn per replicate in "
             "sweeps (see splitsim.model.uncertainty).",
         )
+    )
+    uncertain_correlation: Annotated[list[Correlation], Field(max_length=MAX_CORRELATIONS)] = Field(
+        [],
+        description="Correlations between uncertain keys' draws: a list of {keys = [a, "
+        "b], rho} (a Gaussian copula; see splitsim.model.uncertainty).",
     )
 
     @model_validator(mode="after")

@@ -16,10 +16,18 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
-from splitsim.model.distributions import DISTRIBUTIONS, describe, extreme_draws, support
+from splitsim.model.distributions import (
+    CORRELATION_EIGEN_FLOOR,
+    DISTRIBUTIONS,
+    correlation_groups,
+    describe,
+    extreme_draws,
+    support,
+)
 from splitsim.model.scenario import GammaRate, Scenario, cap_reason
 
 SET_SOURCE = "--set"
@@ -37,7 +45,13 @@ MAX_OVERRIDE_LENGTH = 100_000
 NOT_SWEEPABLE = ("name", "description", "currency", "run", "sweep", "strategy.retention_share")
 # Keys that cannot take a distribution: besides those that cannot be swept, the
 # calendar and the horizon (whole numbers that shape the arrays) and the table itself.
-NOT_UNCERTAIN = (*NOT_SWEEPABLE, "uncertain", "horizon_months", "start_month")
+NOT_UNCERTAIN = (
+    *NOT_SWEEPABLE,
+    "uncertain",
+    "uncertain_correlation",
+    "horizon_months",
+    "start_month",
+)
 # Tables keyed by dotted keys (a value each), not nested scenario tables.
 KEYED_TABLES = ("sweep", "uncertain")
 # Swept values must not change the shape of the arrays every cell of a sweep shares.
@@ -102,17 +116,29 @@ def shown(value: Any, limit: int = MAX_SHOWN) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
+def load_scenario(
+    path: str | Path, overrides: Iterable[str] = (), fixed_parameters: bool = False
+) -> Scenario:
     """Read, merge and validate a scenario file with optional ``key=value`` overrides.
 
     Parameters
     ----------
     path : path of the TOML scenario file.
     overrides : ``dotted.key=value`` strings, each value parsed as TOML.
+    fixed_parameters : the caller runs the nominal values (``--fixed-parameters``), so an
+        override may set a key of the ``[uncertain]`` table: it is the value run.
+
+    Raises
+    ------
+    ScenarioError : the file, a key or a value is wrong; or, unless ``fixed_parameters``,
+        an override sets a key that is drawn per replicate (:func:`drawn_override_problems`):
+        its value would be silently replaced by the draws.
     """
     raw, origin = read_merged(Path(path))
+    set_keys = []
     for text in overrides:
         key, value = parse_override(text)
+        set_keys.append(key)
         if isinstance(value, Mapping) or key.split(".")[0] in KEYED_TABLES:
             set_dotted(raw, key, value)  # a table given whole replaces the table
         else:
@@ -128,7 +154,46 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
             k: src for k, src in origin.items() if k in present and not k.startswith(f"{key}.")
         }
         origin[key] = SET_SOURCE
-    return validate(raw, origin, default_source=str(path))
+    scenario = validate(raw, origin, default_source=str(path))
+    if not fixed_parameters:
+        problems = drawn_override_problems(scenario, set_keys, origin, str(path))
+        if problems:
+            raise ScenarioError(problems)
+    return scenario
+
+
+def drawn_override_problems(
+    scenario: Scenario, set_keys: Iterable[str], origin: Mapping[str, str], default_source: str
+) -> list[str]:
+    """One line per ``--set`` of a key that the scenario's ``[uncertain]`` table draws.
+
+    Each replicate replaces such a key with its draw, so the value given would only reach
+    ``--fixed-parameters`` runs: refused, naming the two ways to say what is meant (set
+    the key's distribution, or run the nominal values with ``--fixed-parameters``).
+    A table set whole (``--set customers.churn_hazard={...}``) covers its drawn keys. A key
+    whose distribution is also given by ``--set`` is accepted: both were said on purpose
+    (the value is then the nominal one, used by ``--fixed-parameters``).
+    """
+    problems = []
+    for key in set_keys:
+        if key.split(".")[0] in KEYED_TABLES:
+            continue
+        for drawn in scenario.uncertain:
+            if drawn != key and not drawn.startswith(key + "."):
+                continue
+            source = _source_of(f"uncertain.{drawn}", origin, default_source)
+            if source == SET_SOURCE:
+                continue  # the distribution is given too: the value set is the nominal one
+            value = get_dotted(scenario_table(scenario), drawn)
+            problems.append(
+                f"{SET_SOURCE} {cut(key)}: {drawn} is drawn per replicate (uncertain.{drawn} "
+                f"in {source}), so the value set here would be ignored by the draws; change "
+                f'its distribution instead, e.g. --set \'uncertain.{drawn}={{dist="uniform", '
+                f"low={value:g}, high={value:g}}}' to fix it at {value:g} while the other keys "
+                "are drawn, or add --fixed-parameters (sweep, run) to run every uncertain key at its "
+                "scenario value (this one as set)"
+            )
+    return problems
 
 
 def read_merged(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, dict[str, str]]:
@@ -454,6 +519,43 @@ def uncertain_problems(
         problem = _support_problem(plain, key, parameter, field)
         if problem:
             problems.append(f"{where}: {describe(parameter)} {problem}")
+    return problems + correlation_problems(scenario, origin, default_source)
+
+
+def correlation_problems(
+    scenario: Scenario, origin: Mapping[str, str], default_source: str
+) -> list[str]:
+    """What is wrong with the scenario's ``[[uncertain_correlation]]`` list, one line each.
+
+    Each pair's keys must be in ``[uncertain]``, a pair is given once, and each group of
+    keys linked by pairs must have a positive definite correlation matrix (pairs not
+    given are 0): otherwise no joint normal has those correlations (e.g. rho(a, b) =
+    rho(b, c) = 0.9 with rho(a, c) = -0.9).
+    """
+    source = _source_of("uncertain_correlation", origin, default_source)
+    problems, seen = [], set()
+    for number, pair in enumerate(scenario.uncertain_correlation, start=1):
+        where = f"{source}: uncertain_correlation #{number} ({' ~ '.join(map(cut, pair.keys))})"
+        missing = [key for key in pair.keys if key not in scenario.uncertain]
+        if missing:
+            problems.append(
+                f"{where}: {', '.join(map(cut, missing))} not in [uncertain]; a correlation "
+                "links two keys that are drawn (give each its distribution there)"
+            )
+        elif frozenset(pair.keys) in seen:
+            problems.append(f"{where}: this pair is given twice; give it once")
+        seen.add(frozenset(pair.keys))
+    if problems:
+        return problems
+    for keys, matrix in correlation_groups(
+        list(scenario.uncertain), scenario.uncertain_correlation
+    ):
+        if np.linalg.eigvalsh(matrix)[0] <= CORRELATION_EIGEN_FLOOR:
+            problems.append(
+                f"{source}: uncertain_correlation: the correlations among {', '.join(keys)} "
+                "are not consistent (their matrix is not positive definite: no joint "
+                "distribution has them); lower the largest |rho| or fix their signs"
+            )
     return problems
 
 
@@ -633,12 +735,13 @@ def unknown_key_message(key: str) -> str:
 def scenario_table(scenario: Scenario) -> dict:
     """The scenario as a plain nested dict without unset optional values.
 
-    An empty ``uncertain`` table is left out, so that a scenario without one has the
-    same text (and hash) as before the table existed.
+    An empty ``uncertain`` table (or ``uncertain_correlation`` list) is left out, so that
+    a scenario without one has the same text (and hash) as before the table existed.
     """
     table = scenario.model_dump(mode="python", exclude_none=True)
-    if not table.get("uncertain"):
-        table.pop("uncertain", None)
+    for name in ("uncertain", "uncertain_correlation"):
+        if not table.get(name):
+            table.pop(name, None)
     return table
 
 

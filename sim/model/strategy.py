@@ -54,3 +54,30 @@ def strategy_split(scenario: Scenario, split: float | None = None) -> float:
             f"'{strategy.kind}' sets the share each month from its own keys"
         )
     return math.nan
+
+
+def strategy_notes(scenario: Scenario) -> list[str]:
+    """Sentences about strategy values that are valid but do not do what they say.
+
+    A ``target_spend`` strategy's ``spend_per_customer`` above
+    ``retention.max_spend_per_customer`` (its own value, or one of ``sweep``'s values) is
+    capped every month (c = min(spend, cap, B / N)): it acts exactly as the cap.
+    """
+    strategy = scenario.strategy
+    if strategy.kind != "target_spend":
+        return []
+    cap = scenario.retention.max_spend_per_customer
+    key = "strategy.spend_per_customer"
+    values = [strategy.spend_per_customer, *scenario.sweep.get(key, [])]
+    above = sorted(
+        {float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)}
+    )
+    above = [v for v in above if v > cap]
+    if not above or "retention.max_spend_per_customer" in scenario.sweep:
+        return []
+    shown = ", ".join(f"{v:g}" for v in above)
+    return [
+        f"note: {key} = {shown} is above retention.max_spend_per_customer = {cap:g}: the cap "
+        f"binds every month, so it spends exactly as {key} = {cap:g} (raise the cap, or "
+        "lower the spend)"
+    ]

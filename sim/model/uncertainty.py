@@ -15,6 +15,17 @@ In a sweep, replicate k draws one value of every uncertain key from its own stre
 split and every cell, so that comparisons between splits stay paired and a key's draws
 do not change when other keys are added to the table. Values are drawn by inverse CDF,
 so a table of zero width simulates bit for bit like the plain scenario.
+
+Keys may be correlated (a fit's parameters usually are)::
+
+    [[uncertain_correlation]]
+    keys = ["customers.churn_hazard.shape", "customers.churn_hazard.rate"]
+    rho = 0.97
+
+The linked keys' uniforms go through a Gaussian copula (normal scores z = Phi^-1(u),
+multiplied by the Cholesky factor of their correlation matrix, mapped back by Phi), then
+through each key's own quantile: the marginals stay as given, and keys in no pair keep
+their draws bit for bit.
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ from splitsim.model.distributions import (
     U_MAX,
     U_MIN,
     Beta,
+    Correlation,
     Distribution,
     LogNormal,
     Normal,
@@ -37,6 +49,7 @@ from splitsim.model.distributions import (
     UncertainParameter,
     Uniform,
     central_value,
+    correlate_uniforms,
     describe,
     extreme_draws,
     point_value,
@@ -52,6 +65,7 @@ __all__ = [
     "U_MAX",
     "U_MIN",
     "Beta",
+    "Correlation",
     "Distribution",
     "LogNormal",
     "Normal",
@@ -68,6 +82,7 @@ __all__ = [
     "quantile",
     "replicate_scenarios",
     "replicate_uniforms",
+    "scenario_draws",
     "support",
     "uncertainty_lines",
     "warmup_keys",
@@ -83,7 +98,9 @@ _U_STEPS = 2**52  # uniforms (k + 1/2) / 2**52: see splitsim.model.distributions
 
 
 def fixed_scenario(scenario: Scenario, values: Mapping[str, float]) -> Scenario:
-    """``scenario`` with dotted keys set to ``values`` and its ``uncertain`` table emptied.
+    """``scenario`` with dotted keys set to ``values``, its ``uncertain`` table emptied.
+
+    (Its ``uncertain_correlation`` list too.)
 
     Parameters
     ----------
@@ -94,7 +111,7 @@ def fixed_scenario(scenario: Scenario, values: Mapping[str, float]) -> Scenario:
     ------
     ScenarioError : a value the key does not accept, naming the key.
     """
-    without = scenario.model_copy(update={"uncertain": {}})
+    without = scenario.model_copy(update={"uncertain": {}, "uncertain_correlation": []})
     if not values:
         return without
     return with_value(without, {key: float(value) for key, value in values.items()})
@@ -131,7 +148,10 @@ def _key_words(key: str) -> tuple[int, ...]:
 
 
 def draw_values(
-    uncertain: Mapping[str, Distribution], root_seed: int, replicates: Sequence[int]
+    uncertain: Mapping[str, Distribution],
+    root_seed: int,
+    replicates: Sequence[int],
+    correlations: Sequence[Correlation] = (),
 ) -> np.ndarray:
     """Every replicate's drawn value of every uncertain key.
 
@@ -140,6 +160,9 @@ def draw_values(
     uncertain : dotted key -> distribution (a scenario's ``uncertain`` table).
     root_seed : the sweep's root seed.
     replicates : replicate indices.
+    correlations : the scenario's ``uncertain_correlation`` pairs: the keys they link are
+        drawn through a Gaussian copula (:func:`correlate_uniforms`) from the same
+        per-key uniforms; the other keys' values do not change (bit for bit).
 
     Returns
     -------
@@ -149,11 +172,21 @@ def draw_values(
     CDFs work element by element; tests/test_uncertainty.py checks it bit for bit), so
     each replicate of a sweep, drawn alone, has exactly the value recorded here.
     """
-    values = np.empty((len(replicates), len(uncertain)), dtype=np.float64)
-    for column, (key, parameter) in enumerate(uncertain.items()):
-        u = np.array([replicate_uniforms(root_seed, k, key) for k in replicates])
-        values[:, column] = quantile(parameter, u)
+    keys = list(uncertain)
+    u = np.empty((len(replicates), len(keys)), dtype=np.float64)
+    for column, key in enumerate(keys):
+        u[:, column] = [replicate_uniforms(root_seed, k, key) for k in replicates]
+    if correlations:
+        u = correlate_uniforms(u, keys, correlations)
+    values = np.empty_like(u)
+    for column, parameter in enumerate(uncertain.values()):
+        values[:, column] = quantile(parameter, u[:, column])
     return values
+
+
+def scenario_draws(scenario: Scenario, root_seed: int, replicates: Sequence[int]) -> np.ndarray:
+    """:func:`draw_values` of a scenario's ``uncertain`` table and its correlations."""
+    return draw_values(scenario.uncertain, root_seed, replicates, scenario.uncertain_correlation)
 
 
 def warmup_keys(keys: Sequence[str]) -> list[str]:
@@ -180,7 +213,7 @@ def replicate_scenarios(
     """
     if not scenario.uncertain:
         return scenario, warmup, {}
-    row = draw_values(scenario.uncertain, root_seed, [replicate])[0]
+    row = scenario_draws(scenario, root_seed, [replicate])[0]
     drawn = {key: float(value) for key, value in zip(scenario.uncertain, row, strict=True)}
     past = {key: drawn[key] for key in warmup_keys(list(drawn))}
     return fixed_scenario(scenario, drawn), fixed_scenario(warmup, past), drawn
@@ -200,5 +233,10 @@ def uncertainty_lines(scenario: Scenario) -> list[str]:
         lines.append(
             f"uncertain.{key}: {describe(parameter)}: median {median:.4g}, 90 % of draws in "
             f"[{low:.4g}, {high:.4g}]; the scenario's value {nominal[key]:.4g}"
+        )
+    for pair in scenario.uncertain_correlation:
+        lines.append(
+            f"uncertain_correlation: {pair.keys[0]} ~ {pair.keys[1]}: rho {pair.rho:.4g} "
+            "(of their normal scores; a Gaussian copula, each key keeps its range above)"
         )
     return lines

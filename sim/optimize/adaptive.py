@@ -206,7 +206,11 @@ def report_lines(result: AdaptiveSweep, run_dir: str | os.PathLike | None = None
         f"numbers: tolerance {100 * result.tolerance:g} % of the leader's mean, confidence "
         f"{result.confidence:g}; P(correct selection) >= {result.confidence:g} when the "
         "best split is at least the tolerance better than every other (closer ones are "
-        "within it), for the cells that ended by selection.",
+        "within it), for the cells that ended by selection. The tolerance's zone is set "
+        "from each cell's first-stage leader mean, the replicates the elimination then "
+        "uses (the theorem fixes it in advance): the guarantee is approximate to that "
+        "extent. Each best split's mean is on the replicates that selected it, so it "
+        "leans high (the winner's curse).",
         "",
     ]
     for cell in result.cells:

@@ -6,7 +6,11 @@
    best is known within the tolerance at the confidence asked (or at the time limit).
 2. Around the selected grid point, a quadratic surrogate on paired means
    (:mod:`.refine`) gives the optimum between grid points, with a bootstrap interval
-   for its location; the optimum itself is then simulated on the same replicates.
+   for its location.
+3. The chosen policy and the selected grid point are then simulated on a fresh block of
+   replicates, indices above every one the first two steps used: the reported mean, its
+   interval and the paired gain over the grid point come from that block only (measured
+   on the replicates that chose it, the winner would look better than it is).
 
 Replicate k of any candidate is the sweep's replicate k (:mod:`.simulate`): same seeds,
 same warm-up, bit-identical per-replicate results. The decisions depend only on the
@@ -28,7 +32,7 @@ from pydantic import ValidationError
 from scipy import stats
 
 from splitsim.model.outcome import VARIABLES
-from splitsim.model.scenario import Scenario
+from splitsim.model.scenario import Scenario, SplitRange
 from splitsim.model.scenario_files import scenario_table
 from splitsim.model.strategy import takes_split
 from splitsim.optimize import refine
@@ -45,7 +49,7 @@ from splitsim.optimize.selection import (
 )
 from splitsim.optimize.simulate import CandidateGroup, CandidateTask, simulate_candidates
 from splitsim.sweep.executors import Executor, make_executor
-from splitsim.sweep.plan import SweepPlan, plan_sweep
+from splitsim.sweep.plan import SPLITS_SOURCE, SweepPlan, plan_sweep
 
 SPLIT = "split"
 BUDGET_KEY = "budget.monthly"
@@ -147,6 +151,8 @@ def policy_scenario(scenario: Scenario, policy: str) -> Scenario:
         table["spend_per_customer"] = 0.0
     raw = scenario_table(scenario)
     raw["strategy"] = table
+    if policy != "constant":  # the split grid belongs to the constant kind
+        raw.get("run", {}).pop("splits", None)
     try:
         return Scenario.model_validate(raw)
     except ValidationError as err:  # pragma: no cover - every table above is valid
@@ -246,7 +252,7 @@ class CandidateRecords:
     def ensure(self, candidates: Sequence[Candidate], replicates: int) -> None:
         """Simulate what is missing so that every candidate has ``replicates`` replicates."""
         by_start: dict[int, list[Candidate]] = {}
-        for candidate in candidates:
+        for candidate in dict.fromkeys(candidates):  # each once, in order
             have = self.count.get(candidate, 0)
             if have < replicates:
                 by_start.setdefault(have, []).append(candidate)
@@ -358,10 +364,11 @@ class OptimizeResult:
     grid: list[Candidate]
     selection: Selection
     refinement: Refinement | None
-    best: Estimate
-    leader: Estimate  # the selected grid point on the same replicates as ``best``
+    best: Estimate  # on the fresh replicates fresh_start..fresh_start + best.replicates - 1
+    leader: Estimate  # the selected grid point on the same fresh replicates as ``best``
     difference: tuple[float, float, float]  # best - leader: mean, interval low, high
     records: CandidateRecords = field(repr=False)
+    fresh_start: int  # the first replicate of the fresh block (none used by the search)
     wall_seconds: float
     stopped_by: str
     confidence: float
@@ -479,11 +486,8 @@ def optimize(
             )  # fmt: skip
             if stopped_by == TIME_LIMIT:
                 notes.append("the time limit ended the refinement early")
-        if refinement is None:
-            n = int(selection.replicates[selection.best])
-            best = leader_estimate = _estimate(records, leader, n, confidence)
-            difference = (0.0, 0.0, 0.0)
-        else:
+        chosen = leader
+        if refinement is not None:
             n = refinement.replicates
             candidate = tuple(float(v) for v in refinement.optimum)
             records.ensure([candidate], n)
@@ -498,9 +502,13 @@ def optimize(
                     "the surrogate's optimum simulated significantly below a stencil point; "
                     "the stencil point is reported"
                 )
-            best = _estimate(records, chosen, n, confidence)
-            leader_estimate = _estimate(records, leader, n, confidence)
-            difference = _paired(records, chosen, leader, n, confidence)
+        # the figures come from replicates no step of the search has seen (the choice
+        # above was made on the others: measuring on them would inflate the gain)
+        size = refinement.replicates if refinement is not None else int(
+            selection.replicates[selection.best]
+        )  # fmt: skip
+        fresh = fresh_evaluation(records, chosen, leader, size, confidence)
+        best, leader_estimate, difference = fresh.best, fresh.leader, fresh.difference
     wall = clock() - started
     result = OptimizeResult(
         plan=plan,
@@ -513,6 +521,7 @@ def optimize(
         leader=leader_estimate,
         difference=difference,
         records=records,
+        fresh_start=fresh.start,
         wall_seconds=wall,
         stopped_by=stopped_by,
         confidence=confidence,
@@ -538,7 +547,18 @@ def plan_search(
     OptimizeError : an unknown policy.
     PlanError : bad options (e.g. --splits with a policy other than constant).
     """
-    return plan_sweep(policy_scenario(scenario, policy), splits=splits, seed=seed, engine=engine)
+    searched = policy_scenario(scenario, policy)
+    if policy != "constant":
+        # the split grid is the constant policy's search grid; say so in optimize's terms
+        # (the sweep's own refusal suggests --sweep, which optimize does not have)
+        where = SPLITS_SOURCE if splits is not None else "run.splits"
+        if splits is not None or searched.run.splits != SplitRange():
+            raise OptimizeError(
+                f"{where}: the split grid is the search grid of --policy constant only; "
+                f"--policy {policy} searches {' and '.join(POLICY_KEYS[policy])} on its own "
+                f"grid: leave {where} out"
+            )
+    return plan_sweep(searched, splits=splits, seed=seed, engine=engine)
 
 
 def _product(grids: list[tuple[float, ...]]) -> list[tuple[float, ...]]:
@@ -608,19 +628,66 @@ def _refine(
     )
 
 
+@dataclass(frozen=True)
+class FreshEvaluation:
+    """The chosen policy and the grid leader measured on a block no search step has seen.
+
+    Attributes
+    ----------
+    start : first replicate index of the block; the block is start..start + n - 1,
+        above every replicate the selection and the refinement simulated.
+    best, leader : the chosen policy's and the grid leader's mean metric on the block.
+    difference : best - leader on the block, paired (CRN): mean, interval low, high.
+    """
+
+    start: int
+    best: Estimate
+    leader: Estimate
+    difference: tuple[float, float, float]
+
+
+def fresh_evaluation(
+    records: CandidateRecords,
+    chosen: Candidate,
+    leader: Candidate,
+    size: int,
+    confidence: float,
+) -> FreshEvaluation:
+    """Simulate ``chosen`` and ``leader`` on ``size`` fresh replicates; their figures there.
+
+    Choosing the best of several candidates on some replicates and then measuring it on
+    the same ones overstates its mean and its gain (the winner's curse). The block
+    starts above every replicate index simulated so far, for any candidate, so its
+    values are independent of every choice made; both candidates get the same indices
+    (paired by common random numbers) and replicate k is the sweep's replicate k.
+    Replicates between a candidate's own last one and the block's start are simulated
+    too (the records hold replicates 0..n-1 of each) but not used here.
+    """
+    start = max(records.count.values(), default=0)
+    stop = start + max(2, int(size))
+    records.ensure([chosen, leader], stop)
+
+    def block(candidate: Candidate) -> np.ndarray:
+        return records.metric(candidate, stop)[start:stop]
+
+    best = _block_estimate(chosen, block(chosen), confidence)
+    leader_estimate = _block_estimate(leader, block(leader), confidence)
+    difference = block(chosen) - block(leader)
+    mean = float(difference.mean())
+    half = _half_width(difference, confidence) if chosen != leader else 0.0
+    return FreshEvaluation(start, best, leader_estimate, (mean, mean - half, mean + half))
+
+
+def _block_estimate(candidate: Candidate, values: np.ndarray, confidence: float) -> Estimate:
+    mean = float(values.mean())
+    half = _half_width(values, confidence)
+    return Estimate(candidate, len(values), mean, mean - half, mean + half)
+
+
 def _rounded(point: np.ndarray, decisions: list[Decision]) -> np.ndarray:
     return np.array(
         [round(float(v), d.digits) + 0.0 for v, d in zip(point, decisions, strict=True)]
     )
-
-
-def _estimate(
-    records: CandidateRecords, candidate: Candidate, n: int, confidence: float
-) -> Estimate:
-    values = records.metric(candidate, n)
-    mean = float(values.mean())
-    half = _half_width(values, confidence)
-    return Estimate(candidate, n, mean, mean - half, mean + half)
 
 
 def _paired(

@@ -33,7 +33,7 @@ from splitsim.sweep.chunks import ChunkTask
 from splitsim.model.outcome import VARIABLES
 from splitsim.model.parameter_labels import first_clause, parameter_meaning, schema_field, units_in
 from splitsim.model.scenario import Scenario
-from splitsim.model.uncertainty import describe, draw_values
+from splitsim.model.uncertainty import describe, scenario_draws
 from splitsim.sweep.plan import POINT, SweepPlan
 
 SPLIT, REPLICATE, MONTH, COHORT = "split", "replicate", "month", "cohort"
@@ -143,7 +143,7 @@ def drawn_variables(plan: SweepPlan) -> tuple[dict[str, xr.Variable], dict[str, 
     units and their distributions, dims (uncertain_key,)).
     """
     uncertain = plan.scenario.uncertain
-    values = draw_values(uncertain, plan.root_seed, range(plan.replicates))
+    values = scenario_draws(plan.scenario, plan.root_seed, range(plan.replicates))
     units = [parameter_attrs(key, plan.scenario)["units"] for key in uncertain]
     data_vars = {
         UNCERTAIN_VALUE: xr.Variable(
@@ -309,9 +309,11 @@ def parameter_uncertainty(plan: SweepPlan) -> str:
     if not scenario.uncertain:
         return "none: every replicate uses the scenario's values"
     keys = ", ".join(scenario.uncertain)
+    pairs = len(scenario.uncertain_correlation)
+    linked = f" ({pairs} pairs correlated by a Gaussian copula)" if pairs else ""
     return (
-        f"{len(scenario.uncertain)} uncertain keys drawn per replicate, the same at every "
-        f"split and in every cell: {keys}"
+        f"{len(scenario.uncertain)} uncertain keys drawn per replicate{linked}, the same at "
+        f"every split and in every cell: {keys}"
     )
 
 

@@ -34,7 +34,7 @@ from splitsim.model.scenario_files import (
     with_value,
 )
 from splitsim.model.strategy import takes_split
-from splitsim.model.uncertainty import fixed_scenario
+from splitsim.model.uncertainty import fixed_scenario, scenario_draws, warmup_keys
 
 MAX_SEED = 2**63 - 1  # the root seed is stored as a 64-bit integer attribute
 SPLITS_SOURCE, SWEEP_SOURCE = "--splits", "--sweep"
@@ -290,6 +290,7 @@ def plan_sweep(
     raw = scenario_table(scenario)
     if fixed_parameters:
         raw.pop("uncertain", None)
+        raw.pop("uncertain_correlation", None)
     run = raw.setdefault("run", {})
     origin = {}
     if splits is not None:
@@ -312,6 +313,7 @@ def plan_sweep(
     check_plan(resolved, splits_given=splits is not None)
     plan = SweepPlan(resolved)
     check_uncertain_cells(plan)
+    check_drawn_replicates(plan)
     return plan
 
 
@@ -332,6 +334,65 @@ def check_uncertain_cells(plan: SweepPlan) -> None:
         cell = ", ".join(f"{key}={shown(value)}" for key, value in values.items())
         problems += uncertain_problems(plan.cell_scenario(values), {}, f"sweep cell {cell}")
     if problems:
+        raise ScenarioError(problems)
+
+
+# At most this many refused replicates are listed (then a count of the others).
+MAX_REPLICATES_SHOWN = 3
+
+
+def check_drawn_replicates(plan: SweepPlan) -> None:
+    """Refuse a sweep some replicate of which draws a combination the model does not accept.
+
+    Each key's extreme draws were checked alone (:func:`check_uncertain_cells`); rules
+    between keys (ramp_start below ramp_end, a mean rate below its cap) can still fail for
+    a combination of drawn values. The draws depend on the root seed, the replicate and
+    the key alone, so every replicate's scenario, and its warm-up's, is built here, in
+    every cell, exactly as :func:`splitsim.model.uncertainty.replicate_scenarios` will:
+    a sweep never fails midway on a draw, which no resume could fix. Cost: one validation
+    per replicate, cell and scenario (bench/bench_uncertain.py: 0.3 s for 1000 replicates).
+
+    Raises
+    ------
+    ScenarioError : naming the first replicates refused, their drawn values, the cell and
+        the rule each breaks.
+    """
+    uncertain = plan.scenario.uncertain
+    if not uncertain or plan.design is not None:
+        return
+    keys = list(uncertain)
+    past_keys = warmup_keys(keys)
+    rows = scenario_draws(plan.scenario, plan.root_seed, range(plan.replicates))
+    problems, refused = [], 0
+    for _, values in plan.cells():
+        main, warmup = plan.cell_scenario(values), plan.warmup_scenario(values)
+        cell = ", ".join(f"{key}={shown(value)}" for key, value in values.items())
+        where = f" in sweep cell {cell}" if cell else ""
+        for replicate, row in enumerate(rows):
+            drawn = dict(zip(keys, row.tolist(), strict=True))
+            try:
+                fixed_scenario(main, drawn)
+                fixed_scenario(warmup, {key: drawn[key] for key in past_keys})
+            except ScenarioError as err:
+                refused += 1
+                if refused > MAX_REPLICATES_SHOWN:
+                    continue
+                detail = "; ".join(p.split(": ", 2)[-1] for p in err.problems)
+                shown_values = ", ".join(f"{key} = {value:.6g}" for key, value in drawn.items())
+                problems.append(
+                    f"scenario '{plan.scenario.name}': uncertain: replicate {replicate}{where} "
+                    f"draws {shown_values}, "
+                    f"which is not allowed: {detail}"
+                )
+    if problems:
+        if refused > MAX_REPLICATES_SHOWN:
+            problems.append(f"... and {refused - MAX_REPLICATES_SHOWN} more refused replicates")
+        problems.append(
+            "each key is valid alone, but these combinations are not, and the draws "
+            "are fixed by the root seed: narrow or reshape the distributions so that every "
+            "combination is valid (e.g. ranges that do not overlap for keys that must be "
+            "ordered)"
+        )
         raise ScenarioError(problems)
 
 
@@ -471,6 +532,22 @@ def check_engine(engine: str) -> None:
         raise PlanError(f"engine {shown(engine)} is unknown; options are {list(ENGINES)}")
 
 
+def policy_sweep_hint(strategy) -> str:
+    """How to sweep a strategy of a kind other than constant: an example of its own keys."""
+    if strategy.kind == "schedule" and strategy.steps is not None:
+        return (
+            "Sweep those instead (strategy.steps cannot be swept: give the schedule as a "
+            "ramp, start_share, end_share and ramp_months, and sweep e.g. "
+            "--sweep 'strategy.ramp_months=[6, 12, 24]')"
+        )
+    example = {
+        "schedule": "strategy.ramp_months=[6, 12, 24]",
+        "stage": "strategy.above_share=[0.15, 0.2, 0.3]",
+        "target_spend": "strategy.spend_per_customer=[0.5, 1, 2]",
+    }.get(strategy.kind, "strategy.<key>=[...]")
+    return f"Sweep those instead (e.g. --sweep '{example}')"
+
+
 def check_plan(scenario: Scenario, splits_given: bool = False) -> None:
     """Refuse designs the results cannot hold (shape-changing sweeps, huge seeds).
 
@@ -483,9 +560,8 @@ def check_plan(scenario: Scenario, splits_given: bool = False) -> None:
         where = SPLITS_SOURCE if splits_given else "run.splits"
         raise PlanError(
             f"{where}: the split grid sets the share of strategy.kind = 'constant' only; "
-            f"kind '{strategy.kind}' sets the share each month from its own keys. Sweep "
-            "those instead (e.g. --sweep 'strategy.ramp_months=[6, 12, 24]'), or leave "
-            f"{where} out"
+            f"kind '{strategy.kind}' sets the share each month from its own keys. "
+            f"{policy_sweep_hint(strategy)}, or leave {where} out"
         )
     for key in scenario.sweep:
         if key in SHAPE_KEYS:
