@@ -35,6 +35,8 @@ Examples:
   splitsim sweep scenarios/new_business.toml --replicates 200
   splitsim optimize scenarios/baseline.toml        # the best split from few replicates
   splitsim compare results/baseline-* results/new_business-*
+  splitsim sensitivity scenarios/baseline_uncertain.toml   # which assumptions decide it
+  splitsim report results/baseline-*              # rewrite a run's one-page HTML report
   splitsim run scenarios/baseline.toml --split 0.3
   splitsim facts scenarios/baseline.toml
   splitsim validate scenarios/baseline.toml --set budget.monthly=30000
