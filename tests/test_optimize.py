@@ -586,3 +586,11 @@ def test_the_command_gives_the_same_report_and_dataset_with_jobs_1_and_2(tmp_pat
         np.testing.assert_array_equal(
             datasets[0][name].values, datasets[1][name].values, err_msg=name
         )
+
+
+def test_an_interval_whose_ends_round_alike_shows_enough_digits_to_tell_them_apart():
+    from splitsim.optimize.output import _interval_text
+
+    assert _interval_text("budget.monthly", 9374.6, 9375.4) == "budget.monthly 9374.6 to 9375.4"
+    assert _interval_text("split", 0.2312, 0.2457) == "split 0.2312 to 0.2457"
+    assert _interval_text("budget.monthly", 9375.0, 9375.0).endswith("(every resample agrees)")

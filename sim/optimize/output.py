@@ -176,6 +176,17 @@ def candidate_table(result: OptimizeResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _interval_text(key: str, low: float, high: float) -> str:
+    """``key low to high`` with enough digits that distinct ends read as distinct."""
+    if low == high:
+        return f"{key} {low:.6g} (every resample agrees)"
+    for digits in (4, 6, 8):
+        low_text, high_text = f"{low:.{digits}g}", f"{high:.{digits}g}"
+        if low_text != high_text:
+            break
+    return f"{key} {low_text} to {high_text}"
+
+
 def _value_text(key: str, value: float) -> str:
     if key == SPLIT:
         return f"split {value:.4g} ({value:.1%} of the budget to retention)"
@@ -225,7 +236,7 @@ def report_lines(result: OptimizeResult, run_dir: str | os.PathLike | None = Non
     if result.refinement is not None:
         low, high = result.refinement.interval
         ranges = ", ".join(
-            f"{d.key} {lo:.4g} to {hi:.4g}"
+            _interval_text(d.key, lo, hi)
             for d, lo, hi in zip(result.decisions, low, high, strict=True)
         )
         lines.append(
