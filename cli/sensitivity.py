@@ -21,11 +21,12 @@ from splitsim.cli.options import (
     seed_option,
     set_option,
 )
-from splitsim.model.scenario_files import load_scenario
+from splitsim.model.scenario_files import load_scenario, source_files
 from splitsim.results import store
 from splitsim.results.run_folder import (
     DEFAULT_RESULTS_ROOT,
     ResumeRefused,
+    ScenarioSources,
     SweepFailed,
     SweepInterrupted,
     SweepTooLarge,
@@ -191,6 +192,9 @@ def sensitivity(
             jobs=jobs or available_cores(),
             progress=bar,
             command_line=command_line(click.get_current_context()),
+            sources=None
+            if resume
+            else ScenarioSources(source_files(scenario_file), tuple(overrides)),
         )
     except (PlanError, RunFolderError, ResumeRefused, MissingExtra, SweepTooLarge) as err:
         raise InvalidInput(str(err)) from None

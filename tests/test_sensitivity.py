@@ -345,3 +345,14 @@ def test_the_report_lists_the_discovery_boxes_with_coverage_and_density(morris):
     for style, prefix in (("text", "  1."), ("markdown", "- 1.")):
         text = format_report(analysis, style)
         assert f"{prefix} {CHURN} <= 2.1 (coverage 80%, density 90%, 5 points)" in text
+
+
+def test_the_command_keeps_the_scenario_files_as_written_for_the_report(scenario_file, tmp_path):
+    args = ["sensitivity", str(scenario_file), "--samples", "2", "--splits", "0,0.5,1"]
+    result = CliRunner().invoke(cli, [*args, "--replicates", "2", "--jobs", "1", "--quiet"] + [
+        "--out", str(tmp_path)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (run_dir,) = tmp_path.iterdir()
+    sources = store.read_scenario_sources(run_dir)
+    assert sources is not None, "scenario_sources.json missing: the report loses the comments"
+    assert scenario_file.read_text(encoding="utf-8") in [f["text"] for f in sources["files"]]

@@ -28,6 +28,7 @@ from splitsim.results.dataset import DESIGN_ATTR, POINT_ROLE
 from splitsim.results.run_folder import (
     DEFAULT_RESULTS_ROOT,
     ResumeRefused,
+    ScenarioSources,
     run_sweep,
 )
 from splitsim.sensitivity import plots
@@ -157,8 +158,12 @@ def run_sensitivity(
     command_line: str = "",
     handle_signals: bool = True,
     block_size: int | None = None,
+    sources: ScenarioSources | None = None,
 ) -> SensitivityResult:
     """Run every point (or finish an interrupted run), then write the analysis and figures.
+
+    ``sources``: the scenario files as written, kept in the run folder for the report's
+    assumptions table (see :class:`splitsim.results.run_folder.ScenarioSources`).
 
     A run whose points all finished but whose analysis was not written (interrupted
     in between) is completed on ``resume`` from its results.
@@ -194,6 +199,7 @@ def run_sensitivity(
             command_line=command_line,
             handle_signals=handle_signals,
             block_size=block_size,
+            sources=sources,
         )
         run_dir, dataset = result.run_dir, result.dataset
     analysis = analyze(dataset, splan.sample, command_line=command_line)
