@@ -8,6 +8,7 @@ only its default and the words of its help differ by command.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -22,8 +23,15 @@ from tqdm import tqdm
 from splitsim.calibration.transactions import FORMATS, parse_date
 from splitsim.engines.base import ENGINES
 from splitsim.model.scenario_files import ScenarioError
+from splitsim.results.run_folder import (
+    DEFAULT_RESULTS_ROOT,
+    ResumeRefused,
+    SweepFailed,
+    SweepInterrupted,
+    SweepTooLarge,
+)
 from splitsim.results.store import RunFolderError, results_root
-from splitsim.sweep.executors import cap_jobs
+from splitsim.sweep.executors import DaskUnavailable, MissingExtra, cap_jobs
 from splitsim.sweep.plan import MAX_SEED, PlanError, check_split
 
 # ctx.meta key under which a command records its run folder once it has one: the
@@ -89,6 +97,50 @@ class ProgressBar:
 
 # -- scenarios -----------------------------------------------------------------------------
 scenario_argument = click.argument("scenario_file", type=click.Path(dir_okay=False))
+
+
+def connect_executor(executor) -> None:
+    """Connect a Dask executor before any run folder exists: a wrong address leaves nothing."""
+    if executor is None:
+        return
+    try:
+        executor.connect()
+    except DaskUnavailable as err:
+        raise click.BadParameter(str(err), param_hint="--dask") from None
+
+
+@contextlib.contextmanager
+def run_folder_errors(bar: ProgressBar, executor, out: str | None, resume: str | None):
+    """Turn what running into a run folder raises into the CLI's messages and exit codes.
+
+    Refusals (plan, folder, resume, size, a missing extra) exit 2; Ctrl-C or a signal
+    exits 128 + its number after the resume command; a failed chunk exits 1; a folder
+    that cannot be made or locked names --out or --resume. The progress bar and the
+    executor are closed whatever happens. Shared by the commands that run a sweep's chunks.
+    """
+    try:
+        yield
+    except (PlanError, RunFolderError, ResumeRefused, MissingExtra, SweepTooLarge) as err:
+        raise InvalidInput(str(err)) from None
+    except SweepInterrupted as stop:
+        bar.close()
+        click.echo(f"\n{stop.message}", err=True)
+        raise click.exceptions.Exit(128 + stop.signal_number) from None
+    except SweepFailed as failure:
+        bar.close()
+        click.echo(f"\nError: {failure}", err=True)
+        raise click.exceptions.Exit(1) from None
+    except OSError as err:  # the run folder could not be made or locked: --out's fault
+        where = (
+            f"--resume {resume!r}"
+            if resume is not None
+            else f"--out {out or DEFAULT_RESULTS_ROOT!r}"
+        )
+        raise InvalidInput(f"cannot write the run folder ({where}): {err}") from None
+    finally:
+        bar.close()
+        if executor is not None:
+            executor.close()  # the runner leaves its context; this covers a failure before
 
 
 def set_option(func):

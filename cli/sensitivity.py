@@ -11,11 +11,13 @@ from splitsim.cli.options import (
     ProgressBar,
     check_results_root,
     command_line,
+    connect_executor,
     engine_option,
     jobs_option,
     record_run_dir,
     replicates_option,
     results_root_option,
+    run_folder_errors,
     scenario_argument,
     scenario_errors,
     seed_option,
@@ -27,9 +29,6 @@ from splitsim.results.run_folder import (
     DEFAULT_RESULTS_ROOT,
     ResumeRefused,
     ScenarioSources,
-    SweepFailed,
-    SweepInterrupted,
-    SweepTooLarge,
 )
 from splitsim.results.store import RunFolderError
 from splitsim.sensitivity.design import DesignError
@@ -42,7 +41,7 @@ from splitsim.sensitivity.pipeline import (
 )
 from splitsim.sensitivity.report import format_report
 from splitsim.sensitivity.samplers import DEFAULT_SAMPLES, METHODS, SamplerError
-from splitsim.sweep.executors import DaskExecutor, DaskUnavailable, MissingExtra, available_cores
+from splitsim.sweep.executors import DaskExecutor, MissingExtra, available_cores
 from splitsim.sweep.plan import PlanError
 
 EXAMPLES = """
@@ -178,12 +177,8 @@ def sensitivity(
         err=True,
     )
     bar = ProgressBar(quiet, f"{plan.scenario.name} sensitivity")
-    try:
-        if executor is not None:
-            try:
-                executor.connect()
-            except DaskUnavailable as err:
-                raise click.BadParameter(str(err), param_hint="--dask") from None
+    with run_folder_errors(bar, executor, out, resume):
+        connect_executor(executor)
         result = run_sensitivity(
             splan,
             out=DEFAULT_RESULTS_ROOT if out is None else out,
@@ -196,27 +191,6 @@ def sensitivity(
             if resume
             else ScenarioSources(source_files(scenario_file), tuple(overrides)),
         )
-    except (PlanError, RunFolderError, ResumeRefused, MissingExtra, SweepTooLarge) as err:
-        raise InvalidInput(str(err)) from None
-    except SweepInterrupted as stop:
-        bar.close()
-        click.echo(f"\n{stop.message}", err=True)
-        raise click.exceptions.Exit(128 + stop.signal_number) from None
-    except SweepFailed as failure:
-        bar.close()
-        click.echo(f"\nError: {failure}", err=True)
-        raise click.exceptions.Exit(1) from None
-    except OSError as err:
-        where = (
-            f"--resume {resume!r}"
-            if resume is not None
-            else f"--out {out or DEFAULT_RESULTS_ROOT!r}"
-        )
-        raise InvalidInput(f"cannot write the run folder ({where}): {err}") from None
-    finally:
-        bar.close()
-        if executor is not None:
-            executor.close()
     record_run_dir(result.run_dir)
     click.echo(
         f"Results in {result.run_dir}/ ({store.RESULTS_FILE}: the points; "

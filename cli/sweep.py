@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 
 import click
 from click.core import ParameterSource
 
-from splitsim.cli.after_run import report_after_run
-from splitsim.cli.crash import one_line, write_error_log
+from splitsim.cli.after_run import report_after_run, results_kept
 from splitsim.cli.options import (
     InvalidInput,
     ProgressBar,
     check_results_root,
     command_line,
     confidence_option,
+    connect_executor,
     engine_option,
     fixed_parameters_option,
     jobs_option,
@@ -25,6 +24,7 @@ from splitsim.cli.options import (
     record_run_dir,
     replicates_option,
     results_root_option,
+    run_folder_errors,
     scenario_argument,
     scenario_errors,
     seed_option,
@@ -41,12 +41,8 @@ from splitsim.plots.files import PLOTS_DIR, cells_to_draw, write_plots
 from splitsim.results.dataset import DESIGN_ATTR, adaptive_refusal, stopped_early
 from splitsim.results.run_folder import (
     DEFAULT_RESULTS_ROOT,
-    ResumeRefused,
     ScenarioSources,
-    SweepFailed,
-    SweepInterrupted,
     SweepResult,
-    SweepTooLarge,
     run_sweep,
 )
 from splitsim.results.store import (
@@ -64,7 +60,7 @@ from splitsim.results.store import (
 )
 from splitsim.results.summary import format_summary, summarize
 from splitsim.sensitivity.report import format_report as format_sensitivity
-from splitsim.sweep.executors import DaskExecutor, DaskUnavailable, MissingExtra, available_cores
+from splitsim.sweep.executors import DaskExecutor, MissingExtra, available_cores
 from splitsim.sweep.plan import PlanError, plan_sweep
 
 # A sweep with more cells prints one overview line per cell (summary.md keeps every table).
@@ -223,7 +219,7 @@ def sweep(
     if resume is not None and Path(resume).is_dir():
         record_run_dir(resume)
     bar = ProgressBar(quiet, scenario.name)
-    try:
+    with run_folder_errors(bar, executor, out, resume):
         plan = plan_sweep(
             scenario,
             splits=splits,
@@ -235,8 +231,7 @@ def sweep(
         )
         if resume is not None and out is not None and not _inside(resume, out):
             raise PlanError(f"--resume {resume!r} is not a folder of --out {out!r}")
-        if executor is not None:
-            _connect(executor)  # before any run folder: a wrong address leaves nothing
+        connect_executor(executor)
         result = run_sweep(
             plan,
             out=DEFAULT_RESULTS_ROOT if out is None else out,
@@ -249,27 +244,6 @@ def sweep(
             objective=objective,
             sources=sources,
         )
-    except (PlanError, RunFolderError, ResumeRefused, MissingExtra, SweepTooLarge) as err:
-        raise InvalidInput(str(err)) from None
-    except SweepInterrupted as stop:
-        bar.close()
-        click.echo(f"\n{stop.message}", err=True)
-        raise click.exceptions.Exit(128 + stop.signal_number) from None
-    except SweepFailed as failure:
-        bar.close()
-        click.echo(f"\nError: {failure}", err=True)
-        raise click.exceptions.Exit(1) from None
-    except OSError as err:  # the run folder could not be made or locked: --out's fault
-        where = (
-            f"--resume {resume!r}"
-            if resume is not None
-            else f"--out {out or DEFAULT_RESULTS_ROOT!r}"
-        )
-        raise InvalidInput(f"cannot write the run folder ({where}): {err}") from None
-    finally:
-        bar.close()
-        if executor is not None:
-            executor.close()  # run_sweep leaves its context; this covers a failure before
     record_run_dir(result.run_dir)
     stored = RESULTS_ZARR if (result.run_dir / RESULTS_ZARR).is_dir() else RESULTS_FILE
     click.echo(f"Results in {result.run_dir}/ ({stored}, scenario.toml, summary.csv, summary.md)")
@@ -317,35 +291,13 @@ def _adaptive(
         raise click.exceptions.Exit(1)
 
 
-def _connect(executor: DaskExecutor) -> None:
-    try:
-        executor.connect()
-    except DaskUnavailable as err:
-        raise click.BadParameter(str(err), param_hint="--dask") from None
-
-
 def _draw_plots(result: SweepResult) -> None:
     """Draw the finished sweep's plots (capped per cell); a failure keeps the results."""
     run_dir = result.run_dir
     again = f"splitsim plot {shlex.quote(str(run_dir))}"
     selection = cells_to_draw(result.dataset)
-    try:
+    with results_kept(run_dir, "drawing plots", "draw them", again):
         written = write_plots(run_dir, result.dataset, cells=selection.drawn)
-    except KeyboardInterrupt:
-        click.echo(
-            f"\nresults are in {run_dir}/; drawing plots was interrupted; draw them with: {again}",
-            err=True,
-        )
-        raise click.exceptions.Exit(130) from None
-    except Exception as err:
-        log = write_error_log(err, sys.argv, run_dir)
-        traceback_note = f" (the full traceback is in {log})" if log else ""
-        click.echo(
-            f"\nresults are in {run_dir}/; drawing plots failed: {one_line(err)}; draw them "
-            f"again with: {again}{traceback_note}",
-            err=True,
-        )
-        raise click.exceptions.Exit(1) from None
     click.echo(f"Plots in {run_dir / PLOTS_DIR}/ ({len(written)} files)")
     if selection.skipped:
         click.echo(selection.not_drawn_note(run_dir))
