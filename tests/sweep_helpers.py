@@ -52,3 +52,22 @@ def interrupt_after(chunks: int):
             raise KeyboardInterrupt
 
     return progress
+
+
+# Blattberg-Deighton's closed form (tests/test_decision_optimum.py, tests/test_optimize.py).
+# A new shop with retention off: no organic, referral, market, seasonality, failures or
+# base; fixed rates; the retention share is neither spent nor moved to acquisition.
+ACQUISITION = {
+    "name": "blattberg_deighton",
+    "horizon_months": 24,
+    "budget": {"monthly": 3000.0},
+    "acquisition": {"ceiling": 100.0, "cac0": 10.0, "organic_rate": 0.0, "referral_rate": 0.0},
+    "customers": {
+        "purchase_rate": {"fixed": 0.5},
+        "churn_hazard": {"fixed": 0.2},
+        "order_value": {"mean": 40.0, "cv": 0.5, "repeat_premium": 0.25},
+    },
+    "retention": {"max_spend_per_customer": 0.0, "unspent": "returned"},
+    "economics": {"gross_margin": 0.4, "discount_rate": 0.1, "terminal_value": "no_marketing"},
+    "initial_base": {"kind": "none"},
+}

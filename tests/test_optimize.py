@@ -17,7 +17,7 @@ import math
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from sweep_helpers import BASELINE, CHURN_SWEEP, TINY_WARM
+from sweep_helpers import ACQUISITION, BASELINE, CHURN_SWEEP, TINY_WARM
 
 from splitsim.cli.main import cli
 from splitsim.model.closed_forms import (
@@ -304,22 +304,6 @@ def test_same_seed_same_report_and_dataset_whatever_the_jobs():
     a, b = optimization_dataset(one), optimization_dataset(two)
     for name in a.data_vars:
         np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
-
-
-ACQUISITION = {
-    "name": "blattberg_deighton",
-    "horizon_months": 24,
-    "budget": {"monthly": 3000.0},
-    "acquisition": {"ceiling": 100.0, "cac0": 10.0, "organic_rate": 0.0, "referral_rate": 0.0},
-    "customers": {
-        "purchase_rate": {"fixed": 0.5},
-        "churn_hazard": {"fixed": 0.2},
-        "order_value": {"mean": 40.0, "cv": 0.5, "repeat_premium": 0.25},
-    },
-    "retention": {"max_spend_per_customer": 0.0, "unspent": "returned"},
-    "economics": {"gross_margin": 0.4, "discount_rate": 0.1, "terminal_value": "no_marketing"},
-    "initial_base": {"kind": "none"},
-}
 
 
 @pytest.mark.slow
